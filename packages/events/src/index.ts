@@ -1,0 +1,5 @@
+export * from './constants.ts'
+export * from './schemas.ts'
+export * from './validate.ts'
+export * from './reducer.ts'
+export * from './stream-id.ts'

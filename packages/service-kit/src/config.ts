@@ -1,0 +1,48 @@
+/**
+ * Configuration is read from the environment once, at start, validated
+ * against a schema with defaults. A bad value stops the process with a
+ * message that names the variable.
+ */
+import envSchema from 'env-schema'
+import { Type, type Static, type TObject, type TProperties } from 'typebox'
+import { ConfigError } from './errors.ts'
+
+/** Settings every service has. */
+export const CommonConfig = {
+  NODE_ENV: Type.String({ default: 'development' }),
+  HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
+  LOG_LEVEL: Type.Union([
+    Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
+    Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
+  ], { default: 'info' }),
+  /** HS256 shared secret. Required in production unless JWT_PUBLIC_KEY is set. */
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 16 })),
+  /** PEM public key for asymmetric tokens (RS*, PS*, ES*, EdDSA); takes precedence over JWT_SECRET. */
+  JWT_PUBLIC_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  /** Comma-separated algorithms accepted; `none` is never accepted. Defaults to HS256, or RS256 with a public key. */
+  JWT_ALGORITHMS: Type.Optional(Type.String({ pattern: '^((HS|RS|PS|ES)(256|384|512)|EdDSA)(,((HS|RS|PS|ES)(256|384|512)|EdDSA))*$' })),
+  /** Seconds between WebSocket pings; a socket that has not answered the previous one is dropped. */
+  HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
+  /** Largest frame a client may send, in bytes. */
+  MAX_INBOUND_FRAME_BYTES: Type.Integer({ minimum: 64, maximum: 16 * 1024 * 1024, default: 16 * 1024 }),
+  /** A socket whose unsent data stays above this many bytes is cut with 1013. */
+  MAX_SEND_BUFFER_BYTES: Type.Integer({ minimum: 1024, maximum: 512 * 1024 * 1024, default: 1024 * 1024 })
+}
+
+/** Loads and validates configuration from `env`, or throws a ConfigError. */
+export function loadConfig<P extends TProperties> (schema: TObject<P>, env: NodeJS.ProcessEnv = process.env): Static<TObject<P>> {
+  let config: Static<TObject<P>>
+  try {
+    config = envSchema<Static<TObject<P>>>({ schema, data: env, dotenv: false })
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
+  const c = config as Record<string, unknown>
+  for (const key of Object.keys(c)) {
+    if (c[key] === '') delete c[key]
+  }
+  if (c.NODE_ENV === 'production' && c.JWT_SECRET === undefined && c.JWT_PUBLIC_KEY === undefined) {
+    throw new ConfigError('JWT_SECRET (or JWT_PUBLIC_KEY) must be set when NODE_ENV=production')
+  }
+  return config
+}

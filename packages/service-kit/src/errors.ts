@@ -1,0 +1,21 @@
+import createError from '@fastify/error'
+
+/** A configuration value is missing or wrong; the process does not start. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID'
+  constructor (message: string) {
+    super(`invalid configuration: ${message}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** The errors a live handshake can be refused with, made once per service prefix (`GATEWAY`, `TRAINING`). */
+export function createAuthErrors (prefix: string) {
+  return {
+    TokenMissing: createError(`${prefix}_TOKEN_MISSING`, 'a token is required (query "token", Authorization: Bearer, or Sec-WebSocket-Protocol)', 401),
+    TokenInvalid: createError(`${prefix}_TOKEN_INVALID`, 'the token is malformed, badly signed or lacks a required claim', 401),
+    TokenExpired: createError(`${prefix}_TOKEN_EXPIRED`, 'the token has expired', 401),
+    TenantForbidden: createError(`${prefix}_TENANT_FORBIDDEN`, 'the token is not valid for this tenant', 403)
+  }
+}
+export type AuthErrors = ReturnType<typeof createAuthErrors>

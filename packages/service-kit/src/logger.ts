@@ -1,0 +1,30 @@
+import { createRequire } from 'node:module'
+import type { FastifyServerOptions, FastifyRequest } from 'fastify'
+
+const require = createRequire(import.meta.url)
+
+/** The path of a URL without its query string, which may hold a token. */
+export function pathOnly (url: string): string {
+  const i = url.indexOf('?')
+  return i === -1 ? url : url.slice(0, i)
+}
+
+/**
+ * pino options: JSON lines, pretty only on a TTY, and never a token: the
+ * request serializer drops the query string and the headers that carry one.
+ */
+export function loggerOptions (level: string, service: string): FastifyServerOptions['logger'] {
+  return {
+    level,
+    base: { service },
+    ...(process.stdout.isTTY && process.env.NODE_ENV !== 'production'
+      ? { transport: { target: require.resolve('pino-pretty'), options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } }
+      : {}),
+    redact: ['req.headers.authorization', 'req.headers["sec-websocket-protocol"]', 'req.query.token'],
+    serializers: {
+      req (request: FastifyRequest | { method?: string, url?: string }) {
+        return { method: request.method, url: pathOnly(request.url ?? '') }
+      }
+    }
+  }
+}

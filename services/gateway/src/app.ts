@@ -1,0 +1,34 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { authPlugin, healthPlugin, loggerOptions, metricsPlugin } from '@training-live/service-kit'
+import type { GatewayConfig } from './config.ts'
+import { GatewayErrors } from './errors.ts'
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts'
+import { liveRoutes } from './routes/live.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: GatewayConfig
+    gatewayMetrics: GatewayMetrics
+  }
+}
+
+const configPlugin = fp(async (fastify: FastifyInstance, options: { config: GatewayConfig }) => {
+  fastify.decorate('config', options.config)
+}, { name: 'config' })
+
+export async function buildApp (config: GatewayConfig): Promise<FastifyInstance> {
+  const app = Fastify({ logger: loggerOptions(config.LOG_LEVEL, 'gateway'), forceCloseConnections: true })
+  await app.register(configPlugin, { config })
+  await app.register(healthPlugin)
+  await app.register(metricsPlugin, { prefix: 'gateway' })
+  app.decorate('gatewayMetrics', createGatewayMetrics(app.metrics))
+  await app.register(authPlugin, {
+    secret: config.JWT_SECRET,
+    publicKey: config.JWT_PUBLIC_KEY,
+    algorithms: config.JWT_ALGORITHMS,
+    errors: GatewayErrors
+  })
+  await app.register(liveRoutes)
+  return app
+}

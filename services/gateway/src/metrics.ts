@@ -1,0 +1,30 @@
+import { Counter, Gauge, type Registry } from 'prom-client'
+
+export function createGatewayMetrics (registry: Registry) {
+  const registers = [registry]
+  return {
+    connections: new Gauge({ name: 'gateway_live_connections', help: 'Open client WebSocket connections.', registers }),
+    accepted: new Counter({ name: 'gateway_connections_accepted_total', help: 'Client connections proxied to an upstream.', registers }),
+    refused: new Counter({
+      name: 'gateway_connections_refused_total',
+      help: 'Handshakes refused, by error code.',
+      labelNames: ['code'] as const,
+      registers
+    }),
+    upstreamFailures: new Counter({
+      name: 'gateway_upstream_failures_total',
+      help: 'Upstream handshakes that failed (the next upstream is tried), by upstream.',
+      labelNames: ['upstream'] as const,
+      registers
+    }),
+    upstreamLost: new Counter({ name: 'gateway_upstream_lost_total', help: 'Open connections whose upstream dropped.', registers }),
+    slowClients: new Counter({ name: 'gateway_slow_client_disconnects_total', help: 'Clients cut because they did not read.', registers }),
+    frames: new Counter({
+      name: 'gateway_frames_total',
+      help: 'Frames proxied, by direction.',
+      labelNames: ['direction'] as const,
+      registers
+    })
+  }
+}
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>

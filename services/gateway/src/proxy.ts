@@ -1,0 +1,61 @@
+/**
+ * Pipes frames both ways, unchanged and unparsed, with backpressure: a
+ * side whose peer has too much unsent data stops reading until it drains.
+ */
+import WebSocket, { type RawData } from 'ws'
+import { CloseCode } from '@training-live/events'
+import type { Upstream } from './upstream.ts'
+
+export interface ProxyOptions {
+  /** Stop reading the other side above this many unsent bytes; resume below half. */
+  highWaterMark: number
+  onFrame?: (direction: 'upstream' | 'downstream') => void
+  onUpstreamLost?: () => void
+}
+
+/** Close codes that may be sent in a close frame (RFC 6455 §7.4). */
+export function isSendableCode (code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)
+}
+
+function relay (from: WebSocket, to: WebSocket, options: ProxyOptions, direction: 'upstream' | 'downstream') {
+  let paused = false
+  const low = options.highWaterMark / 2
+  const drained = () => {
+    if (paused && to.bufferedAmount < low) { paused = false; from.resume() }
+  }
+  return (data: RawData, isBinary: boolean) => {
+    if (to.readyState !== WebSocket.OPEN) return
+    to.send(data, { binary: isBinary }, drained)
+    options.onFrame?.(direction)
+    if (!paused && to.bufferedAmount > options.highWaterMark) { paused = true; from.pause() }
+  }
+}
+
+export function pipeSockets (client: WebSocket, upstream: Upstream, options: ProxyOptions): void {
+  const server = upstream.socket
+  const toClient = relay(server, client, options, 'downstream')
+  server.removeAllListeners('message')
+  for (const frame of upstream.early) toClient(frame.data, frame.isBinary)
+  server.on('message', toClient)
+  client.on('message', relay(client, server, options, 'upstream'))
+
+  client.on('close', (code, reason) => {
+    if (server.readyState === WebSocket.OPEN || server.readyState === WebSocket.CONNECTING) {
+      if (isSendableCode(code)) server.close(code, reason)
+      else server.close(CloseCode.GoingAway, 'client gone')
+    }
+  })
+  server.on('close', (code, reason) => {
+    if (client.readyState !== WebSocket.OPEN) return
+    if (isSendableCode(code)) {
+      client.close(code, reason)
+    } else {
+      // 1005/1006: the replica vanished without a close frame; the client should resume elsewhere.
+      options.onUpstreamLost?.()
+      client.close(CloseCode.UpstreamLost, 'upstream lost')
+    }
+  })
+  server.on('error', () => {})
+  client.on('error', () => {})
+}

@@ -1,0 +1,126 @@
+/**
+ * The public live route: authenticate (401/403, no upgrade), open the
+ * upstream (pass its 4xx through, 503 if none answers), then upgrade and pipe.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import websocket from '@fastify/websocket'
+import { Type } from 'typebox'
+import WebSocket from 'ws'
+import { CloseCode, ID_PATTERN, LIVE_PATH, STREAM_ID_PATTERN } from '@training-live/events'
+import { Heartbeat, selectProtocol } from '@training-live/service-kit'
+import { GatewayErrors } from '../errors.ts'
+import { pipeSockets } from '../proxy.ts'
+import { UpstreamPool, type Upstream } from '../upstream.ts'
+
+const Params = Type.Object({
+  tenant_id: Type.String({ pattern: ID_PATTERN }),
+  job_id: Type.String({ pattern: ID_PATTERN })
+})
+const Querystring = Type.Object({
+  last_id: Type.Optional(Type.String({ pattern: STREAM_ID_PATTERN.source })),
+  token: Type.Optional(Type.String())
+})
+
+const HIGH_WATER_MARK = 64 * 1024
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    upstream?: Upstream
+  }
+}
+
+async function live (fastify: FastifyInstance) {
+  const c = fastify.config
+  const metrics = fastify.gatewayMetrics
+  const pool = new UpstreamPool(c.upstreams, c.UPSTREAM_CONNECT_TIMEOUT_MS)
+  const clients = new Set<WebSocket>()
+  const heartbeat = new Heartbeat(c.HEARTBEAT_INTERVAL_MS)
+  fastify.addHook('onClose', async () => heartbeat.stop())
+
+  await fastify.register(websocket, {
+    options: { maxPayload: c.MAX_INBOUND_FRAME_BYTES, handleProtocols: selectProtocol, perMessageDeflate: false },
+    preClose (done) {
+      for (const client of clients) client.close(CloseCode.ServiceRestart, 'gateway restart')
+      this.websocketServer.close(() => done())
+    }
+  })
+
+  fastify.setErrorHandler((err: Error & { statusCode?: number, code?: string }, request, reply) => {
+    const status = err.statusCode ?? 500
+    if (request.routeOptions.url === LIVE_PATH) metrics.refused.inc({ code: err.code ?? 'UNKNOWN' })
+    if (status >= 500) request.log.error({ err }, 'request failed')
+    reply.code(status).send({ statusCode: status, code: err.code, error: status >= 500 ? 'Service Unavailable' : 'Refused', message: err.message })
+  })
+
+  fastify.get(LIVE_PATH, {
+    websocket: true,
+    schema: { params: Params, querystring: Querystring },
+    onRequest: async (request) => fastify.authenticateLive(request),
+    preHandler: async (request, reply) => {
+      const upstream = await openUpstream(request)
+      if (upstream.kind === 'refused') {
+        metrics.refused.inc({ code: `UPSTREAM_${upstream.status}` })
+        return reply.code(upstream.status).type(upstream.contentType).send(upstream.body)
+      }
+      if (upstream.kind === 'failed') throw new GatewayErrors.UpstreamUnavailable()
+      request.upstream = upstream
+      // If the client goes away before the upgrade completes, do not leak the upstream.
+      request.raw.socket.once('close', () => {
+        if (request.upstream !== undefined && !clients.has(request.upstream.socket)) request.upstream.socket.terminate()
+      })
+    }
+  }, (client, request) => {
+    const upstream = request.upstream as Upstream
+    const log = request.log.child({ tenant_id: request.principal?.tenant_id, job_id: (request.params as { job_id: string }).job_id })
+    clients.add(client)
+    clients.add(upstream.socket)
+    heartbeat.add(client)
+    metrics.connections.inc()
+    metrics.accepted.inc()
+    pipeSockets(client, upstream, {
+      highWaterMark: HIGH_WATER_MARK,
+      onFrame: direction => metrics.frames.inc({ direction }),
+      onUpstreamLost: () => { metrics.upstreamLost.inc(); log.warn({ upstream: upstream.url }, 'upstream lost') }
+    })
+    client.on('close', (code) => {
+      clients.delete(client)
+      clients.delete(upstream.socket)
+      metrics.connections.dec()
+      log.debug({ code }, 'client closed')
+    })
+  })
+
+  function openUpstream (request: FastifyRequest) {
+    const { last_id: lastId } = request.query as { last_id?: string }
+    const path = (request.raw.url ?? '').split('?')[0] as string
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${request.liveToken as string}`,
+      'x-forwarded-for': request.ip,
+      'x-request-id': String(request.id)
+    }
+    return pool.open(lastId === undefined ? path : `${path}?last_id=${encodeURIComponent(lastId)}`, headers, (url, reason) => {
+      metrics.upstreamFailures.inc({ upstream: url })
+      request.log.warn({ upstream: url, reason }, 'upstream did not answer; trying the next')
+    })
+  }
+
+  // Ready when at least one training replica is ready to serve.
+  fastify.readiness.add({
+    name: 'upstream',
+    check: async () => {
+      const answers = await Promise.all(pool.bases.map(async base => {
+        try {
+          const http = new URL(base)
+          if (http.protocol === 'ws:') http.protocol = 'http:'
+          if (http.protocol === 'wss:') http.protocol = 'https:'
+          const res = await fetch(new URL('/ready', http), { signal: AbortSignal.timeout(1000) })
+          return res.ok
+        } catch { return false }
+      }))
+      return answers.some(Boolean)
+    }
+  })
+}
+
+export const liveRoutes = fp(live, { name: 'live', dependencies: ['config', 'training-live-auth', 'training-live-health'] })

@@ -1,0 +1,35 @@
+/**
+ * The training service as a Fastify app, built from small plugins. It knows
+ * nothing of ports or signals (see server.ts), so tests build it on port 0.
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import { authPlugin, healthPlugin, loggerOptions, metricsPlugin } from '@training-live/service-kit'
+import type { TrainingConfig } from './config.ts'
+import { TrainingErrors } from './errors.ts'
+import { createTrainingMetrics } from './metrics.ts'
+import { amqpPlugin } from './plugins/amqp.ts'
+import { configPlugin } from './plugins/config.ts'
+import { redisPlugin } from './plugins/redis.ts'
+import { liveRoutes } from './routes/live.ts'
+
+export async function buildApp (config: TrainingConfig): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(config.LOG_LEVEL, 'training'),
+    disableRequestLogging: false,
+    forceCloseConnections: true
+  })
+  await app.register(configPlugin, { config })
+  await app.register(healthPlugin)
+  await app.register(metricsPlugin, { prefix: 'training' })
+  app.decorate('trainingMetrics', createTrainingMetrics(app.metrics))
+  await app.register(authPlugin, {
+    secret: config.JWT_SECRET,
+    publicKey: config.JWT_PUBLIC_KEY,
+    algorithms: config.JWT_ALGORITHMS,
+    errors: TrainingErrors
+  })
+  await app.register(redisPlugin)
+  await app.register(amqpPlugin)
+  await app.register(liveRoutes)
+  return app
+}

@@ -1,0 +1,135 @@
+/**
+ * The one global consumer of `training.#`. It depends only on an
+ * EventApplier-like sink, so it knows nothing of sockets.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Channel, ConsumeMessage } from 'amqplib'
+import type { FastifyBaseLogger } from 'fastify'
+import { parseEvent, type TrainingEvent } from '@training-live/events'
+import type { ApplyOutcome } from './event-applier.ts'
+import type { TrainingMetrics } from './metrics.ts'
+
+export interface EventSink {
+  apply (event: TrainingEvent): Promise<ApplyOutcome>
+}
+
+export interface TopologyOptions {
+  exchange: string
+  queue: string
+  deadLetterExchange: string
+  deadLetterQueue: string
+  prefetch: number
+}
+
+/** Declares the exchanges and queues; idempotent, so every replica and every reconnect runs it. */
+export async function declareTopology (channel: Channel, o: TopologyOptions): Promise<void> {
+  await channel.assertExchange(o.exchange, 'topic', { durable: true })
+  await channel.assertExchange(o.deadLetterExchange, 'fanout', { durable: true })
+  await channel.assertQueue(o.deadLetterQueue, { durable: true })
+  await channel.bindQueue(o.deadLetterQueue, o.deadLetterExchange, '')
+  await channel.assertQueue(o.queue, {
+    durable: true,
+    arguments: {
+      // Only one replica consumes at a time, so each job's events are applied in order;
+      // the broker fails over to another replica when it goes away.
+      'x-single-active-consumer': true,
+      'x-dead-letter-exchange': o.deadLetterExchange
+    }
+  })
+  await channel.bindQueue(o.queue, o.exchange, 'training.#')
+}
+
+const RETRY_MIN_MS = 50
+const RETRY_MAX_MS = 5000
+
+export class EventConsumer {
+  readonly #sink: EventSink
+  readonly #metrics: TrainingMetrics
+  readonly #log: FastifyBaseLogger
+  readonly #inFlight = new Set<Promise<void>>()
+  #channel: Channel | null = null
+  #consumerTag: string | null = null
+  #stopping = false
+
+  constructor (sink: EventSink, metrics: TrainingMetrics, log: FastifyBaseLogger) {
+    this.#sink = sink
+    this.#metrics = metrics
+    this.#log = log
+  }
+
+  get consuming (): boolean {
+    return this.#channel !== null && this.#consumerTag !== null
+  }
+
+  /** Starts consuming on a fresh channel; called after every (re)connect. */
+  async start (channel: Channel, o: TopologyOptions): Promise<void> {
+    await declareTopology(channel, o)
+    await channel.prefetch(o.prefetch)
+    this.#channel = channel
+    channel.on('close', () => {
+      if (this.#channel === channel) { this.#channel = null; this.#consumerTag = null }
+    })
+    const { consumerTag } = await channel.consume(o.queue, msg => {
+      if (msg === null) {
+        this.#log.warn('the broker cancelled the consumer')
+        this.#consumerTag = null
+        return
+      }
+      const work = this.#handle(channel, msg)
+      this.#inFlight.add(work)
+      void work.finally(() => this.#inFlight.delete(work))
+    }, { noAck: false })
+    this.#consumerTag = consumerTag
+  }
+
+  /** Stops taking new events and waits for those in flight to be applied and acked. */
+  async stop (): Promise<void> {
+    this.#stopping = true
+    const channel = this.#channel
+    if (channel !== null && this.#consumerTag !== null) {
+      await channel.cancel(this.#consumerTag).catch(() => {})
+    }
+    await Promise.allSettled([...this.#inFlight])
+  }
+
+  async #handle (channel: Channel, msg: ConsumeMessage): Promise<void> {
+    if (msg.fields.redelivered) this.#metrics.redelivered.inc()
+    const parsed = parseEvent(msg.content, msg.fields.routingKey)
+    if (!parsed.ok) {
+      this.#log.warn({
+        reason: parsed.reason, error: parsed.message, routing_key: msg.fields.routingKey,
+        event_id: parsed.event_id, tenant_id: parsed.tenant_id, job_id: parsed.job_id
+      }, 'invalid event dead-lettered')
+      this.#metrics.deadLettered.inc({ reason: parsed.reason })
+      this.#metrics.events.inc({ type: 'invalid', outcome: 'dead_lettered' })
+      safely(() => channel.nack(msg, false, false))
+      return
+    }
+    const event = parsed.event
+    const started = performance.now()
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await this.#sink.apply(event)
+        this.#metrics.events.inc({ type: event.type, outcome: result.outcome })
+        this.#metrics.applyDuration.observe((performance.now() - started) / 1000)
+        safely(() => channel.ack(msg))
+        return
+      } catch (err) {
+        // Not acked: if this channel is gone, the broker redelivers the event elsewhere.
+        this.#metrics.applyErrors.inc()
+        if (this.#channel !== channel || this.#stopping) {
+          this.#log.warn({ err, event_id: event.event_id, tenant_id: event.tenant_id, job_id: event.job_id }, 'event left unacked for redelivery')
+          return
+        }
+        const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** attempt) * (0.5 + Math.random() / 2)
+        this.#log.error({ err, attempt, event_id: event.event_id, tenant_id: event.tenant_id, job_id: event.job_id }, 'applying event failed; retrying')
+        await sleep(delay)
+      }
+    }
+  }
+}
+
+/** Acks on a channel that closed meanwhile throw; the broker redelivers those events anyway. */
+function safely (fn: () => void): void {
+  try { fn() } catch {}
+}

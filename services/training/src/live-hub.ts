@@ -1,0 +1,79 @@
+/**
+ * Fan-out inside one process: one Redis subscription per job that has local
+ * sockets (all on the process's single subscriber connection), and each
+ * message delivered as the same string to every local socket of that job.
+ */
+import { compareStreamIds } from '@training-live/events'
+
+/** The subscriber side of Redis pub/sub, as the hub needs it. */
+export interface ChannelSubscriber {
+  subscribe (channel: string): Promise<unknown>
+  unsubscribe (channel: string): Promise<unknown>
+}
+
+/** A local receiver of a job's messages (a live socket). */
+export interface LiveSink {
+  /** `raw` is the message text, `id` its stream id, `terminal` true for completed/failed. */
+  push (raw: string, id: string, terminal: boolean): void
+}
+
+interface Topic {
+  sinks: Set<LiveSink>
+  subscribed: Promise<unknown>
+}
+
+/** Reads what the hub needs from a published message without a full parse. */
+export function peekMessage (raw: string): { id: string, terminal: boolean } | null {
+  // Messages are written by this service as `{"id":"<id>","type":"<type>",…`.
+  const match = /^\{"id":"(\d+-\d+)","type":"([a-z_]+)"/.exec(raw)
+  if (match === null) return null
+  const type = match[2]
+  return { id: match[1] as string, terminal: type === 'completed' || type === 'failed' }
+}
+
+export class LiveHub {
+  readonly #subscriber: ChannelSubscriber
+  readonly #topics = new Map<string, Topic>()
+
+  constructor (subscriber: ChannelSubscriber) {
+    this.#subscriber = subscriber
+  }
+
+  /** Adds a sink; resolves once the subscription is confirmed, so nothing published after is missed. */
+  async join (channel: string, sink: LiveSink): Promise<void> {
+    let topic = this.#topics.get(channel)
+    if (topic === undefined) {
+      topic = { sinks: new Set(), subscribed: this.#subscriber.subscribe(channel) }
+      this.#topics.set(channel, topic)
+    }
+    topic.sinks.add(sink)
+    await topic.subscribed
+  }
+
+  leave (channel: string, sink: LiveSink): void {
+    const topic = this.#topics.get(channel)
+    if (topic === undefined || !topic.sinks.delete(sink)) return
+    if (topic.sinks.size === 0) {
+      this.#topics.delete(channel)
+      // Ordered after the SUBSCRIBE on the same connection, so a later join re-subscribes cleanly.
+      this.#subscriber.unsubscribe(channel).catch(() => {})
+    }
+  }
+
+  deliver (channel: string, raw: string): void {
+    const topic = this.#topics.get(channel)
+    if (topic === undefined) return
+    const peek = peekMessage(raw)
+    if (peek === null) return
+    for (const sink of topic.sinks) sink.push(raw, peek.id, peek.terminal)
+  }
+
+  get channels (): number {
+    return this.#topics.size
+  }
+}
+
+/** True when `id` comes after `last` (null means nothing sent yet). */
+export function isAfter (id: string, last: string | null): boolean {
+  return last === null || compareStreamIds(id, last) > 0
+}

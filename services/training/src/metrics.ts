@@ -1,0 +1,63 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+
+/** The training service's own metrics, registered on the app's registry. */
+export function createTrainingMetrics (registry: Registry) {
+  const registers = [registry]
+  return {
+    events: new Counter({
+      name: 'training_events_total',
+      help: 'Events taken from the queue, by event type and outcome (applied, duplicate, terminal, dead_lettered).',
+      labelNames: ['type', 'outcome'] as const,
+      registers
+    }),
+    deadLettered: new Counter({
+      name: 'training_events_dead_lettered_total',
+      help: 'Events rejected to the dead-letter exchange, by reason.',
+      labelNames: ['reason'] as const,
+      registers
+    }),
+    redelivered: new Counter({
+      name: 'training_events_redelivered_total',
+      help: 'Deliveries the broker marked as redelivered.',
+      registers
+    }),
+    applyErrors: new Counter({
+      name: 'training_apply_errors_total',
+      help: 'Attempts to apply an event in Redis that failed and were retried.',
+      registers
+    }),
+    applyDuration: new Histogram({
+      name: 'training_apply_duration_seconds',
+      help: 'Time to apply one event in Redis, from delivery to ack.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers
+    }),
+    liveConnections: new Gauge({
+      name: 'training_live_connections',
+      help: 'Open live WebSocket connections.',
+      registers
+    }),
+    liveMessages: new Counter({
+      name: 'training_live_messages_sent_total',
+      help: 'Messages sent to live WebSocket clients (snapshots, history and live events).',
+      registers
+    }),
+    liveCuts: new Counter({
+      name: 'training_live_disconnects_total',
+      help: 'Live connections closed by the server, by reason.',
+      labelNames: ['reason'] as const,
+      registers
+    }),
+    amqpConnected: new Gauge({
+      name: 'training_amqp_connected',
+      help: '1 while the consumer is connected to the broker.',
+      registers
+    }),
+    redisConnected: new Gauge({
+      name: 'training_redis_connected',
+      help: '1 while both Redis connections are ready.',
+      registers
+    })
+  }
+}
+export type TrainingMetrics = ReturnType<typeof createTrainingMetrics>

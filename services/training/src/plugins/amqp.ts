@@ -1,0 +1,69 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import amqplib, { type ChannelModel } from 'amqplib'
+import { EventApplier } from '../event-applier.ts'
+import { EventConsumer } from '../event-consumer.ts'
+import { RedisJobStore } from '../job-store.ts'
+import type { TrainingMetrics } from '../metrics.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    consumer: EventConsumer
+    trainingMetrics: TrainingMetrics
+  }
+}
+
+async function amqp (fastify: FastifyInstance) {
+  const c = fastify.config
+  const store = new RedisJobStore(fastify.redis, {
+    prefix: c.REDIS_KEY_PREFIX,
+    historyMaxLength: c.HISTORY_MAX_LENGTH,
+    historyMaxAgeMs: c.HISTORY_MAX_AGE_SECONDS * 1000,
+    jobTtlMs: c.JOB_TTL_SECONDS * 1000
+  })
+  const log = fastify.log.child({ component: 'consumer' })
+  const consumer = new EventConsumer(new EventApplier(store), fastify.trainingMetrics, log)
+  fastify.decorate('consumer', consumer)
+  const topology = {
+    exchange: c.AMQP_EXCHANGE,
+    queue: c.AMQP_QUEUE,
+    deadLetterExchange: c.AMQP_DEAD_LETTER_EXCHANGE,
+    deadLetterQueue: c.AMQP_DEAD_LETTER_QUEUE,
+    prefetch: c.AMQP_PREFETCH
+  }
+
+  // amqplib's own recovery reconnects with capped, jittered back-off and runs
+  // setup after every connect, so the consumer is re-established each time.
+  const connection = await amqplib.connect(c.AMQP_URL, {
+    clientProperties: { connection_name: 'training-live consumer' },
+    recovery: {
+      waitForConnect: false,
+      initialDelay: 200,
+      maxDelay: 5000,
+      jitter: 0.3,
+      setup: async (model: ChannelModel) => {
+        const channel = await model.createChannel()
+        channel.on('error', (err: Error) => log.warn({ err: err.message }, 'amqp channel error'))
+        await consumer.start(channel, topology)
+        log.info({ queue: topology.queue }, 'consuming')
+      }
+    }
+  })
+  connection.on('connect', () => fastify.trainingMetrics.amqpConnected.set(1))
+  connection.on('disconnect', (err: Error) => {
+    fastify.trainingMetrics.amqpConnected.set(0)
+    log.warn({ err: err?.message }, 'amqp disconnected')
+  })
+  connection.on('connect-failed', (err: Error) => log.warn({ err: err.message }, 'amqp connect failed'))
+  connection.on('error', (err: Error) => log.warn({ err: err.message }, 'amqp error'))
+
+  fastify.readiness.add({ name: 'amqp', check: () => consumer.consuming })
+  fastify.addHook('preClose', async () => {
+    await consumer.stop()
+  })
+  fastify.addHook('onClose', async () => {
+    await connection.close().catch(() => {})
+  })
+}
+
+export const amqpPlugin = fp(amqp, { name: 'amqp', dependencies: ['config', 'redis', 'training-live-health'] })

@@ -1,0 +1,133 @@
+/**
+ * GET /api/v1/tenants/:tenant_id/training/jobs/:job_id/live
+ * Snapshot first, then history after last_id, then live events.
+ */
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import websocket from '@fastify/websocket'
+import { Type } from 'typebox'
+import {
+  CloseCode, ID_PATTERN, LIVE_PATH, MessageType, STREAM_ID_PATTERN, compareStreamIds, isTerminal, snapshotOf,
+  type ConnectedMessage
+} from '@training-live/events'
+import { Heartbeat, selectProtocol } from '@training-live/service-kit'
+import { TrainingErrors } from '../errors.ts'
+import { LiveHub } from '../live-hub.ts'
+import { LiveConnection } from '../live-connection.ts'
+import { RedisJobStore } from '../job-store.ts'
+
+const Params = Type.Object({
+  tenant_id: Type.String({ pattern: ID_PATTERN }),
+  job_id: Type.String({ pattern: ID_PATTERN })
+})
+const Querystring = Type.Object({
+  last_id: Type.Optional(Type.String({ pattern: STREAM_ID_PATTERN.source })),
+  token: Type.Optional(Type.String())
+})
+
+const badMessage = new TrainingErrors.BadMessage()
+const BAD_MESSAGE = JSON.stringify({ type: MessageType.Error, code: badMessage.code, message: badMessage.message })
+
+/** Longest a timer may wait (setTimeout's limit); tokens expiring later are checked again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+async function live (fastify: FastifyInstance) {
+  const c = fastify.config
+  const metrics = fastify.trainingMetrics
+  const connections = new Set<LiveConnection>()
+  const store = new RedisJobStore(fastify.redis, {
+    prefix: c.REDIS_KEY_PREFIX,
+    historyMaxLength: c.HISTORY_MAX_LENGTH,
+    historyMaxAgeMs: c.HISTORY_MAX_AGE_SECONDS * 1000,
+    jobTtlMs: c.JOB_TTL_SECONDS * 1000
+  })
+  const hub = new LiveHub({
+    subscribe: channel => fastify.redisSubscriber.subscribe(channel),
+    unsubscribe: channel => fastify.redisSubscriber.unsubscribe(channel)
+  })
+  fastify.redisSubscriber.on('message', (channel: string, message: string) => hub.deliver(channel, message))
+
+  await fastify.register(websocket, {
+    options: { maxPayload: c.MAX_INBOUND_FRAME_BYTES, handleProtocols: selectProtocol, perMessageDeflate: false },
+    preClose (done) {
+      // Draining: tell every client to reconnect (elsewhere) and resume with last_id.
+      for (const connection of connections) connection.close(CloseCode.ServiceRestart, 'service restart')
+      this.websocketServer.close(() => done())
+    }
+  })
+
+  const heartbeat = new Heartbeat(c.HEARTBEAT_INTERVAL_MS, () => metrics.liveCuts.inc({ reason: 'heartbeat' }))
+  fastify.addHook('onClose', async () => heartbeat.stop())
+
+  fastify.get(LIVE_PATH, {
+    websocket: true,
+    schema: { params: Params, querystring: Querystring },
+    onRequest: async (request) => fastify.authenticateLive(request)
+  }, (socket, request) => {
+    const { tenant_id: tenantId, job_id: jobId } = request.params as { tenant_id: string, job_id: string }
+    const { last_id: lastIdParam } = request.query as { last_id?: string }
+    const log = request.log.child({ tenant_id: tenantId, job_id: jobId })
+    const channel = store.channel(tenantId, jobId)
+    const connection = new LiveConnection(socket, { maxSendBufferBytes: c.MAX_SEND_BUFFER_BYTES }, {
+      onCut: reason => metrics.liveCuts.inc({ reason }),
+      onSent: () => metrics.liveMessages.inc()
+    })
+    connections.add(connection)
+    metrics.liveConnections.inc()
+    heartbeat.add(socket)
+
+    // Listeners are attached synchronously, before any await, so no frame is missed.
+    socket.on('message', (data, isBinary) => {
+      let type: unknown
+      try { type = isBinary ? undefined : (JSON.parse(data.toString()) as { type?: unknown }).type } catch {}
+      if (type === MessageType.Ping) connection.pong()
+      else socket.send(BAD_MESSAGE)
+    })
+    const expiry = scheduleExpiry(request.principal?.exp ?? 0, () => connection.close(CloseCode.TokenExpired, 'token expired', 'token_expired'))
+    socket.on('close', () => {
+      clearTimeout(expiry.timer)
+      connections.delete(connection)
+      metrics.liveConnections.dec()
+      hub.leave(channel, connection)
+    })
+
+    hub.join(channel, connection)
+      .then(() => store.read(tenantId, jobId, lastIdParam ?? null))
+      .then(read => {
+        const snapshot = snapshotOf(read.state, read.lastId)
+        let history = read.messages
+        if (lastIdParam !== undefined) {
+          // The history reaches back to last_id unless entries after it were trimmed, or it never held it.
+          const recovered = read.historyExists &&
+            (read.maxDeletedId === null || compareStreamIds(read.maxDeletedId, lastIdParam) <= 0) &&
+            (read.lastId === null || compareStreamIds(lastIdParam, read.lastId) <= 0)
+          snapshot.recovered = recovered
+          if (!recovered) history = []
+        }
+        const message: ConnectedMessage = {
+          type: MessageType.Connected, job_id: jobId, tenant_id: tenantId, timestamp: new Date().toISOString(), data: snapshot
+        }
+        // Without last_id the client starts from the snapshot; either way it is at read.lastId after this.
+        connection.start(JSON.stringify(message), history, read.lastId, isTerminal(read.state.status))
+        log.debug({ last_id: lastIdParam, replayed: history.length }, 'live client started')
+      })
+      .catch(err => {
+        log.error({ err }, 'could not start live stream')
+        connection.close(CloseCode.UpstreamLost, 'state unavailable')
+      })
+  })
+}
+
+function scheduleExpiry (expSeconds: number, onExpired: () => void): { timer: NodeJS.Timeout } {
+  const holder = { timer: undefined as unknown as NodeJS.Timeout }
+  const arm = () => {
+    const wait = expSeconds * 1000 - Date.now()
+    if (wait <= 0) { onExpired(); return }
+    holder.timer = setTimeout(arm, Math.min(wait, MAX_TIMER_MS))
+    holder.timer.unref()
+  }
+  arm()
+  return holder
+}
+
+export const liveRoutes = fp(live, { name: 'live', dependencies: ['config', 'redis', 'training-live-auth', 'amqp'] })
