@@ -1,0 +1,7 @@
+export * from './amqp.ts'
+export * from './events.ts'
+export * from './ids.ts'
+export * from './live-client.ts'
+export * from './redis.ts'
+export * from './services.ts'
+export * from './tokens.ts'
