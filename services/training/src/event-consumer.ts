@@ -97,8 +97,12 @@ export class EventConsumer {
     const parsed = parseEvent(msg.content, msg.fields.routingKey)
     if (!parsed.ok) {
       this.#log.warn({
-        reason: parsed.reason, error: parsed.message, routing_key: msg.fields.routingKey,
-        event_id: parsed.event_id, tenant_id: parsed.tenant_id, job_id: parsed.job_id
+        reason: parsed.reason,
+        error: parsed.message,
+        routing_key: msg.fields.routingKey,
+        event_id: parsed.event_id,
+        tenant_id: parsed.tenant_id,
+        job_id: parsed.job_id
       }, 'invalid event dead-lettered')
       this.#metrics.deadLettered.inc({ reason: parsed.reason })
       this.#metrics.events.inc({ type: 'invalid', outcome: 'dead_lettered' })
