@@ -31,16 +31,20 @@ export const CommonConfig = {
 
 /** Loads and validates configuration from `env`, or throws a ConfigError. */
 export function loadConfig<P extends TProperties> (schema: TObject<P>, env: NodeJS.ProcessEnv = process.env): Static<TObject<P>> {
+  // An empty variable (`JWT_SECRET=`) counts as unset: drop it before validation, so that it takes
+  // the default or stays undefined instead of failing a length or pattern check.
+  const data: Record<string, string> = {}
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value !== '') data[key] = value
+  }
   let config: Static<TObject<P>>
   try {
-    config = envSchema<Static<TObject<P>>>({ schema, data: env, dotenv: false })
+    // env: false, or env-schema would merge process.env back in under `data`, empty values included.
+    config = envSchema<Static<TObject<P>>>({ schema, data, env: false, dotenv: false })
   } catch (err) {
     throw new ConfigError((err as Error).message)
   }
   const c = config as Record<string, unknown>
-  for (const key of Object.keys(c)) {
-    if (c[key] === '') delete c[key]
-  }
   if (c.NODE_ENV === 'production' && c.JWT_SECRET === undefined && c.JWT_PUBLIC_KEY === undefined) {
     throw new ConfigError('JWT_SECRET (or JWT_PUBLIC_KEY) must be set when NODE_ENV=production')
   }
