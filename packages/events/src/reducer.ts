@@ -90,6 +90,10 @@ function laterTimestamp (a: string | null, b: string): string {
   return a === null || Date.parse(b) > Date.parse(a) ? b : a
 }
 
+function earlierTimestamp (a: string | null, b: string): string {
+  return a === null || Date.parse(b) < Date.parse(a) ? b : a
+}
+
 /** Progress once `completed` distinct products of `total` are done. */
 export function productsProgress (completed: number, total: number | null): number {
   if (total === null || total <= 0) return Stage.DataAnalysis
@@ -127,7 +131,7 @@ export function applyEvent (state: JobState, event: TrainingEvent): ApplyResult 
   switch (event.type) {
     case EventType.Started:
       next.status = JobStatus.Running
-      next.started_at = next.started_at === null ? event.timestamp : next.started_at
+      next.started_at = earlierTimestamp(next.started_at, event.timestamp)
       next.total_products = Math.max(next.total_products ?? 0, event.data.total_products)
       break
     case EventType.Progress:

@@ -4,6 +4,7 @@
  */
 import { Type, type Static, type TSchema } from 'typebox'
 import { EventType, ID_PATTERN, JobStatus, MessageType } from './constants.ts'
+import { STREAM_ID_PATTERN } from './stream-id.ts'
 
 const Id = (description: string) => Type.String({ pattern: ID_PATTERN, description })
 const Count = (description: string) => Type.Integer({ minimum: 0, description })
@@ -146,3 +147,16 @@ export type PongMessage = Static<typeof PongMessage>
 export type ErrorMessage = Static<typeof ErrorMessage>
 export type ServerMessage = Static<typeof ServerMessage>
 export type ClientMessage = Static<typeof ClientMessage>
+
+// ---- The live route's request ----
+
+export const LiveParams = Type.Object({
+  tenant_id: Type.String({ pattern: ID_PATTERN }),
+  job_id: Type.String({ pattern: ID_PATTERN })
+})
+export const LiveQuery = Type.Object({
+  last_id: Type.Optional(Type.String({ pattern: STREAM_ID_PATTERN.source, description: 'Resume after this event id.' })),
+  token: Type.Optional(Type.String())
+})
+export type LiveParams = Static<typeof LiveParams>
+export type LiveQuery = Static<typeof LiveQuery>

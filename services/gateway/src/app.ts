@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { authPlugin, healthPlugin, loggerOptions, metricsPlugin } from '@training-live/service-kit'
+import { loggerOptions, registerCommonPlugins } from '@training-live/service-kit'
 import type { GatewayConfig } from './config.ts'
 import { GatewayErrors } from './errors.ts'
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts'
@@ -20,15 +20,8 @@ const configPlugin = fp(async (fastify: FastifyInstance, options: { config: Gate
 export async function buildApp (config: GatewayConfig): Promise<FastifyInstance> {
   const app = Fastify({ logger: loggerOptions(config.LOG_LEVEL, 'gateway'), forceCloseConnections: true })
   await app.register(configPlugin, { config })
-  await app.register(healthPlugin)
-  await app.register(metricsPlugin, { prefix: 'gateway' })
+  await registerCommonPlugins(app, { metricsPrefix: 'gateway', config, errors: GatewayErrors })
   app.decorate('gatewayMetrics', createGatewayMetrics(app.metrics))
-  await app.register(authPlugin, {
-    secret: config.JWT_SECRET,
-    publicKey: config.JWT_PUBLIC_KEY,
-    algorithms: config.JWT_ALGORITHMS,
-    errors: GatewayErrors
-  })
   await app.register(liveRoutes)
   return app
 }

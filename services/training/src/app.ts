@@ -3,7 +3,7 @@
  * nothing of ports or signals (see server.ts), so tests build it on port 0.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
-import { authPlugin, healthPlugin, loggerOptions, metricsPlugin } from '@training-live/service-kit'
+import { loggerOptions, registerCommonPlugins } from '@training-live/service-kit'
 import type { TrainingConfig } from './config.ts'
 import { TrainingErrors } from './errors.ts'
 import { createTrainingMetrics } from './metrics.ts'
@@ -19,15 +19,8 @@ export async function buildApp (config: TrainingConfig): Promise<FastifyInstance
     forceCloseConnections: true
   })
   await app.register(configPlugin, { config })
-  await app.register(healthPlugin)
-  await app.register(metricsPlugin, { prefix: 'training' })
+  await registerCommonPlugins(app, { metricsPrefix: 'training', config, errors: TrainingErrors })
   app.decorate('trainingMetrics', createTrainingMetrics(app.metrics))
-  await app.register(authPlugin, {
-    secret: config.JWT_SECRET,
-    publicKey: config.JWT_PUBLIC_KEY,
-    algorithms: config.JWT_ALGORITHMS,
-    errors: TrainingErrors
-  })
   await app.register(redisPlugin)
   await app.register(amqpPlugin)
   await app.register(liveRoutes)

@@ -5,22 +5,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
-import { Type } from 'typebox'
 import WebSocket from 'ws'
-import { CloseCode, ID_PATTERN, LIVE_PATH, STREAM_ID_PATTERN } from '@training-live/events'
+import { CloseCode, LIVE_PATH, LiveParams, LiveQuery } from '@training-live/events'
 import { Heartbeat, selectProtocol } from '@training-live/service-kit'
 import { GatewayErrors } from '../errors.ts'
 import { pipeSockets } from '../proxy.ts'
 import { UpstreamPool, type Upstream } from '../upstream.ts'
-
-const Params = Type.Object({
-  tenant_id: Type.String({ pattern: ID_PATTERN }),
-  job_id: Type.String({ pattern: ID_PATTERN })
-})
-const Querystring = Type.Object({
-  last_id: Type.Optional(Type.String({ pattern: STREAM_ID_PATTERN.source })),
-  token: Type.Optional(Type.String())
-})
 
 const HIGH_WATER_MARK = 64 * 1024
 
@@ -55,7 +45,7 @@ async function live (fastify: FastifyInstance) {
 
   fastify.get(LIVE_PATH, {
     websocket: true,
-    schema: { params: Params, querystring: Querystring },
+    schema: { params: LiveParams, querystring: LiveQuery },
     onRequest: async (request) => fastify.authenticateLive(request),
     preHandler: async (request, reply) => {
       const upstream = await openUpstream(request)

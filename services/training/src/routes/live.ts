@@ -5,9 +5,8 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
-import { Type } from 'typebox'
 import {
-  CloseCode, ID_PATTERN, LIVE_PATH, MessageType, STREAM_ID_PATTERN, compareStreamIds, isTerminal, snapshotOf,
+  CloseCode, LIVE_PATH, LiveParams, LiveQuery, MessageType, compareStreamIds, isTerminal, snapshotOf,
   type ConnectedMessage
 } from '@training-live/events'
 import { Heartbeat, selectProtocol } from '@training-live/service-kit'
@@ -15,15 +14,6 @@ import { TrainingErrors } from '../errors.ts'
 import { LiveHub } from '../live-hub.ts'
 import { LiveConnection } from '../live-connection.ts'
 import { RedisJobStore } from '../job-store.ts'
-
-const Params = Type.Object({
-  tenant_id: Type.String({ pattern: ID_PATTERN }),
-  job_id: Type.String({ pattern: ID_PATTERN })
-})
-const Querystring = Type.Object({
-  last_id: Type.Optional(Type.String({ pattern: STREAM_ID_PATTERN.source })),
-  token: Type.Optional(Type.String())
-})
 
 const badMessage = new TrainingErrors.BadMessage()
 const BAD_MESSAGE = JSON.stringify({ type: MessageType.Error, code: badMessage.code, message: badMessage.message })
@@ -61,7 +51,7 @@ async function live (fastify: FastifyInstance) {
 
   fastify.get(LIVE_PATH, {
     websocket: true,
-    schema: { params: Params, querystring: Querystring },
+    schema: { params: LiveParams, querystring: LiveQuery },
     onRequest: async (request) => fastify.authenticateLive(request)
   }, (socket, request) => {
     const { tenant_id: tenantId, job_id: jobId } = request.params as { tenant_id: string, job_id: string }
