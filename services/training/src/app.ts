@@ -15,8 +15,9 @@ import { liveRoutes } from './routes/live.ts'
 export async function buildApp (config: TrainingConfig): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config.LOG_LEVEL, 'training'),
-    disableRequestLogging: false,
-    forceCloseConnections: true
+    forceCloseConnections: true,
+    // Ids may be 128 characters (ID_PATTERN); the router's default limit of 100 would answer 414.
+    routerOptions: { maxParamLength: 512 }
   })
   await app.register(configPlugin, { config })
   await registerCommonPlugins(app, { metricsPrefix: 'training', config, errors: TrainingErrors })

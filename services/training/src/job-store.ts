@@ -4,7 +4,7 @@
  * the scripts stay valid on Redis Cluster.
  */
 import type { Redis, Result } from 'ioredis'
-import { initialJobState, type JobState } from '@training-live/events'
+import { compareStreamIds, initialJobState, type JobState } from '@training-live/events'
 
 export interface StoreOptions {
   prefix: string
@@ -23,7 +23,7 @@ export interface JobHistoryRead {
   lastId: string | null
   /** Full live messages (JSON text) after the requested last_id, oldest first. */
   messages: Array<{ id: string, raw: string }>
-  /** Ids removed from the history by trimming reach up to this one (Redis >= 7). */
+  /** Ids removed from the history (by trimming or deletion) reach up to this one, or null when none was (Redis >= 7). */
   maxDeletedId: string | null
   historyExists: boolean
 }
@@ -59,17 +59,33 @@ local h = redis.call('HMGET', KEYS[1], 's', 'last')
 local exists = redis.call('EXISTS', KEYS[2])
 local entries = {}
 local maxDeleted = false
+local trimmed = 0
+local firstKept = false
+local lastGenerated = false
 if ARGV[1] ~= '' and exists == 1 then
   local info = redis.call('XINFO', 'STREAM', KEYS[2])
-  for i = 1, #info, 2 do
-    if info[i] == 'max-deleted-entry-id' then maxDeleted = info[i + 1] end
-  end
+  local f = {}
+  for i = 1, #info, 2 do f[info[i]] = info[i + 1] end
+  maxDeleted = f['max-deleted-entry-id'] or false
+  -- Trimming (MAXLEN, MINID) does not move max-deleted-entry-id, only XDEL does:
+  -- entries removed by trimming show as entries-added > length, and all precede the first entry kept.
+  if f['entries-added'] and f['entries-added'] > f['length'] then trimmed = 1 end
+  if f['first-entry'] then firstKept = f['first-entry'][1] end
+  lastGenerated = f['last-generated-id'] or false
   entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[1], '+')
 end
-return {h[1], h[2], exists, maxDeleted, entries}
+return {h[1], h[2], exists, maxDeleted, entries, trimmed, firstKept, lastGenerated}
 `
 
-type ReadReply = [string | null, string | null, number, string | null, Array<[string, string[]]>]
+type ReadReply = [string | null, string | null, number, string | null, Array<[string, string[]]>, number, string | null, string | null]
+
+/** The id just before `id`: the newest an entry trimmed before `id` can have. */
+export function previousStreamId (id: string): string {
+  const [ms = '0', seq = '0'] = id.split('-')
+  if (BigInt(seq) > 0n) return `${ms}-${BigInt(seq) - 1n}`
+  if (BigInt(ms) > 0n) return `${BigInt(ms) - 1n}-18446744073709551615`
+  return '0-0'
+}
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -121,13 +137,19 @@ export class RedisJobStore implements JobStore {
   }
 
   async read (tenantId: string, jobId: string, afterId: string | null): Promise<JobHistoryRead> {
-    const [state, lastId, exists, maxDeleted, entries] = await this.#redis.trainingRead(
+    const [state, lastId, exists, maxDeleted, entries, trimmed, firstKept, lastGenerated] = await this.#redis.trainingRead(
       this.#key(tenantId, jobId, 'state'), this.#key(tenantId, jobId, 'history'), afterId ?? '')
+    let maxDeletedId = maxDeleted === null || maxDeleted === '0-0' ? null : maxDeleted
+    if (trimmed === 1) {
+      // Every entry was trimmed: up to the last one added; else up to just before the first kept.
+      const trimmedUpTo = firstKept === null ? lastGenerated : previousStreamId(firstKept)
+      if (trimmedUpTo !== null && (maxDeletedId === null || compareStreamIds(trimmedUpTo, maxDeletedId) > 0)) maxDeletedId = trimmedUpTo
+    }
     return {
       state: state === null ? initialJobState(tenantId, jobId) : JSON.parse(state) as JobState,
       lastId,
       historyExists: exists === 1,
-      maxDeletedId: maxDeleted === '0-0' ? null : maxDeleted,
+      maxDeletedId,
       messages: entries.map(([id, fields]: [string, string[]]) => ({ id, raw: withId(id, fields[1] ?? '{}') }))
     }
   }
