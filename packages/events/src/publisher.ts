@@ -40,9 +40,16 @@ export async function createPublisher (options: PublisherOptions = {}): Promise<
   const exchange = options.exchange ?? EXCHANGE
   const owned = options.connection === undefined
   const connection = options.connection ?? await amqplib.connect(options.url ?? 'amqp://guest:guest@127.0.0.1:5672')
+  // amqplib also emits channel and connection failures as 'error' events, which
+  // crash the process when nobody listens. The publisher reports them through its
+  // promises instead (the failing call and every later one reject), so it listens
+  // to its own channel, and to its connection when it owns it.
+  const reportedByPromises = (): void => {}
+  if (owned) connection.on('error', reportedByPromises)
   let channel: ConfirmChannel
   try {
     channel = await connection.createConfirmChannel()
+    channel.on('error', reportedByPromises)
     await channel.assertExchange(exchange, 'topic', { durable: true })
   } catch (err) {
     if (owned) await connection.close().catch(() => {})
