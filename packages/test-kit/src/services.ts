@@ -21,7 +21,7 @@ export async function freePort (): Promise<number> {
 
 export interface ServiceProcess {
   name: string
-  port: number
+  port: string
   url: string
   wsUrl: string
   child: ChildProcess
@@ -38,7 +38,7 @@ export interface StartOptions {
 }
 
 export async function startService (service: 'training' | 'gateway', options: StartOptions = {}): Promise<ServiceProcess> {
-  const port = options.env?.PORT !== undefined ? Number(options.env.PORT) : await freePort()
+  const port = options.env?.PORT ?? String(await freePort())
   const cwd = `${ROOT}services/${service}`
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd,
@@ -48,7 +48,7 @@ export async function startService (service: 'training' | 'gateway', options: St
       LOG_LEVEL: 'info',
       JWT_SECRET: TEST_SECRET,
       ...options.env,
-      PORT: String(port)
+      PORT: port
     },
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -56,6 +56,10 @@ export async function startService (service: 'training' | 'gateway', options: St
   child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
   const exited = once(child, 'exit')
+  // If the test process dies (a tap timeout, a crash), do not leave services behind.
+  const reap = () => { child.kill('SIGKILL') }
+  process.once('exit', reap)
+  void exited.then(() => process.removeListener('exit', reap))
   const url = `http://127.0.0.1:${port}`
   const proc: ServiceProcess = {
     name: service,
@@ -72,11 +76,11 @@ export async function startService (service: 'training' | 'gateway', options: St
     }
   }
   if (options.waitFor === 'exit') {
-    await Promise.race([exited, sleep(options.timeoutMs ?? 20_000)])
+    await Promise.race([exited, sleep(options.timeoutMs ?? 60_000)])
     return proc
   }
   const path = options.waitFor === 'health' ? '/health' : '/ready'
-  const deadline = Date.now() + (options.timeoutMs ?? 20_000)
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000)
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${service} exited with ${child.exitCode}:\n${out}`)
     try {

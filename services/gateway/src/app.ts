@@ -18,7 +18,13 @@ const configPlugin = fp(async (fastify: FastifyInstance, options: { config: Gate
 }, { name: 'config' })
 
 export async function buildApp (config: GatewayConfig): Promise<FastifyInstance> {
-  const app = Fastify({ logger: loggerOptions(config.LOG_LEVEL, 'gateway'), forceCloseConnections: true })
+  const app = Fastify({
+    logger: loggerOptions(config.LOG_LEVEL, 'gateway'),
+    forceCloseConnections: true,
+    // Ids may be 128 characters (ID_PATTERN), up to 3x that when percent-encoded; the default
+    // limit of 100 would answer 414 to a valid id before the schema is even checked.
+    routerOptions: { maxParamLength: 512 }
+  })
   await app.register(configPlugin, { config })
   await registerCommonPlugins(app, { metricsPrefix: 'gateway', config, errors: GatewayErrors })
   app.decorate('gatewayMetrics', createGatewayMetrics(app.metrics))

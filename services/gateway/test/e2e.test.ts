@@ -2,7 +2,7 @@
  * The whole path through real processes: an AMQP publisher, two training
  * replicas, one gateway, plain WebSocket clients.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createPublisher } from '@training-live/events/publisher'
@@ -56,7 +56,7 @@ function ids (messages: Received[]): string[] {
   return messages.filter(m => typeof m.id === 'string').map(m => m.id as string)
 }
 
-function assertIncreasing (t: Tap.Test, list: string[]) {
+function assertIncreasing (t: Test, list: string[]) {
   for (let i = 1; i < list.length; i++) {
     const [am, as] = (list[i - 1] as string).split('-').map(BigInt)
     const [bm, bs] = (list[i] as string).split('-').map(BigInt)
