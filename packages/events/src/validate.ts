@@ -65,13 +65,20 @@ export function validateEvent (value: unknown, routingKey?: string): EventParseR
   return { ok: true, event: body as TrainingEvent }
 }
 
-/** Decodes and checks an AMQP message body. Never throws. */
-export function parseEvent (body: Buffer | string, routingKey?: string): EventParseResult {
+/**
+ * Decodes and checks an AMQP message body. Never throws. A body without
+ * `event_id` takes the message's `message_id` property, which may carry it.
+ */
+export function parseEvent (body: Buffer | string, routingKey?: string, messageId?: string): EventParseResult {
   let value: unknown
   try {
     value = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'))
   } catch (err) {
     return { ok: false, reason: 'invalid_json', message: `body is not valid JSON: ${(err as Error).message}` }
+  }
+  if (typeof messageId === 'string' && messageId !== '' && typeof value === 'object' && value !== null &&
+    !Array.isArray(value) && !('event_id' in value)) {
+    value = { ...value, event_id: messageId }
   }
   return validateEvent(value, routingKey)
 }

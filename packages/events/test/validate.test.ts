@@ -269,3 +269,20 @@ t.test('the package entry point exports the validators', async t => {
   t.equal(typeof index.compareStreamIds, 'function')
   t.equal(index.EXCHANGE, 'training.events')
 })
+
+t.test('message_id carries the event id when the body has none', async t => {
+  const { event_id: _omitted, ...withoutId } = event('training.started')
+  const taken = parseEvent(JSON.stringify(withoutId), 'training.started', 'from-message-id')
+  t.ok(taken.ok)
+  t.equal(taken.ok && taken.event.event_id, 'from-message-id')
+
+  const bodyWins = parseEvent(JSON.stringify(event('training.started')), 'training.started', 'from-message-id')
+  t.equal(bodyWins.ok && bodyWins.event.event_id, ENVELOPE.event_id, 'the body\'s own event_id wins')
+
+  const neither = invalid(t, parseEvent(JSON.stringify(withoutId), 'training.started', ''))
+  t.match(neither.message, /event_id/, 'an empty message_id does not count')
+  const notObject = invalid(t, parseEvent('[1]', undefined, 'mid'))
+  t.equal(notObject.reason, 'schema')
+  const nullBody = invalid(t, parseEvent('null', undefined, 'mid'))
+  t.equal(nullBody.reason, 'schema')
+})

@@ -94,7 +94,7 @@ export class EventConsumer {
 
   async #handle (channel: Channel, msg: ConsumeMessage): Promise<void> {
     if (msg.fields.redelivered) this.#metrics.redelivered.inc()
-    const parsed = parseEvent(msg.content, msg.fields.routingKey)
+    const parsed = parseEvent(msg.content, msg.fields.routingKey, msg.properties.messageId as string | undefined)
     if (!parsed.ok) {
       this.#log.warn({
         reason: parsed.reason,
