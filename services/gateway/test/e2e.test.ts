@@ -10,12 +10,14 @@ import type { TrainingEvent } from '@training-live/events'
 import {
   LiveClient, deleteKeys, deleteTopology, jobEvents, liveUrl, mintToken, startService, testTopology, uniqueId,
   type Received
+  , metricValue
 } from '@training-live/test-kit'
 
 const topology = testTopology('e2e')
 const replicaA = await startService('training', { env: topology.env })
 const replicaB = await startService('training', { env: topology.env })
 const gateway = await startService('gateway', { env: { TRAINING_URLS: `${replicaA.url},${replicaB.url}` } })
+const replicas = [replicaA, replicaB]
 const publisher = await createPublisher({ url: topology.env.AMQP_URL, exchange: topology.exchange })
 const clients: LiveClient[] = []
 
@@ -40,16 +42,9 @@ async function publish (events: TrainingEvent[]): Promise<void> {
   for (const e of events) await publisher.publishRaw(e.type, JSON.stringify(e), { messageId: e.event_id })
 }
 
-/** Sums one metric sample over both replicas (only one of them is the active consumer). */
-async function consumed (outcome: string): Promise<number> {
-  let total = 0
-  for (const r of [replicaA, replicaB]) {
-    const text = await (await fetch(`${r.url}/metrics`)).text()
-    for (const line of text.split('\n')) {
-      if (line.startsWith('training_events_total{') && line.includes(`outcome="${outcome}"`)) total += Number(line.split(' ').pop())
-    }
-  }
-  return total
+/** Events consumed with `outcome`, over both replicas (only one of them is the active consumer). */
+function consumed (replicas: Array<{ url: string }>, outcome: string): Promise<number> {
+  return metricValue(replicas, 'training_events_total', `outcome="${outcome}"`)
 }
 
 function ids (messages: Received[]): string[] {
@@ -121,7 +116,7 @@ t.test('duplicate event ids and out-of-order products', async t => {
     'duplicate ids delivered once; a product completed twice under two ids is delivered twice')
   t.same(live.map(m => m.progress), [0, 20, 35, 50, 65, 65, 80, 100], 'distinct products counted once, never decreasing')
   t.same(live.map(m => m.data?.products_completed), [0, 0, 1, 2, 3, 3, 4, 4])
-  t.equal(await consumed('duplicate') >= 3, true, 'duplicates counted')
+  t.equal(await consumed(replicas, 'duplicate') >= 3, true, 'duplicates counted')
 })
 
 t.test('a late joiner gets the snapshot, then live events', async t => {
@@ -188,14 +183,14 @@ t.test('events after a terminal event are dropped', async t => {
   const client = await watch(tenantId, jobId)
   await publish(events)
   await client.closedPromise
-  const terminalBefore = await consumed('terminal')
+  const terminalBefore = await consumed(replicas, 'terminal')
   const [, , product] = events
   await publish([
     { ...product!, event_id: randomUUID(), data: { product_name: 'late', total_products: 1 } } as TrainingEvent,
     { event_id: randomUUID(), type: 'training.failed', tenant_id: tenantId, job_id: jobId, timestamp: new Date().toISOString(), data: { error: 'too late' } }
   ])
-  for (let i = 0; i < 100 && await consumed('terminal') < terminalBefore + 2; i++) await sleep(50)
-  t.equal(await consumed('terminal'), terminalBefore + 2, 'both late events consumed and dropped')
+  for (let i = 0; i < 100 && await consumed(replicas, 'terminal') < terminalBefore + 2; i++) await sleep(50)
+  t.equal(await consumed(replicas, 'terminal'), terminalBefore + 2, 'both late events consumed and dropped')
 
   const late = await watch(tenantId, jobId)
   t.match(late.messages[0], { type: 'connected', data: { status: 'completed', progress: 100, products_completed: 1 } })

@@ -11,6 +11,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import {
   LiveClient, deleteKeys, deleteTopology, freePort, liveUrl, mintToken, startService, testTopology, uniqueId,
   type ServiceProcess
+  , metricValue as metric
 } from '@training-live/test-kit'
 
 const topology = testTopology('gw_proxy')
@@ -41,14 +42,6 @@ async function start (service: 'training' | 'gateway', options: Parameters<typeo
 }
 
 /** Sums every sample of one metric. */
-async function metric (proc: ServiceProcess, name: string): Promise<number> {
-  const text = await (await fetch(`${proc.url}/metrics`)).text()
-  let total = 0
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) total += Number(line.split(' ').pop())
-  }
-  return total
-}
 
 /** Connects through `gateway` and waits until the handshake is done. */
 async function connect (gateway: ServiceProcess, tenantId = uniqueId('tenant'), jobId = uniqueId('job')): Promise<LiveClient> {

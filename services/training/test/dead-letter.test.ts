@@ -5,12 +5,12 @@
  */
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import amqplib from 'amqplib'
 import { createPublisher } from '@training-live/events/publisher'
 import type { TrainingEvent } from '@training-live/events'
 import {
   AMQP_URL, LiveClient, deleteKeys, deleteTopology, drainQueue, jobEvents, liveUrl, mintToken, startService, testTopology, uniqueId
+  , eventually, metricValue
 } from '@training-live/test-kit'
 
 const topology = testTopology('deadletter')
@@ -25,20 +25,6 @@ t.teardown(async () => {
   await deleteTopology(topology)
   await deleteKeys(topology.env.REDIS_KEY_PREFIX as string)
 })
-
-async function metric (name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${training.url}/metrics`)).text()
-  const line = text.split('\n').find(l => l.startsWith(`${name}{${labels}} `))
-  return line === undefined ? 0 : Number(line.split(' ').pop())
-}
-
-async function eventually (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(100)
-  }
-}
 
 /** The JSON log lines of the process with the given message. */
 function logLines (msg: string): Array<Record<string, unknown>> {
@@ -110,13 +96,13 @@ t.test('invalid events are dead-lettered, counted and logged; valid ones flow on
   }
 
   // Counted by reason.
-  await eventually('dead-letter metrics', async () => await metric('training_events_dead_lettered_total', 'reason="schema"') === 3)
-  t.equal(await metric('training_events_dead_lettered_total', 'reason="invalid_json"'), 1)
-  t.equal(await metric('training_events_dead_lettered_total', 'reason="schema"'), 3)
-  t.equal(await metric('training_events_dead_lettered_total', 'reason="unknown_type"'), 1)
-  t.equal(await metric('training_events_dead_lettered_total', 'reason="routing_key_mismatch"'), 1)
-  t.equal(await metric('training_events_total', 'type="invalid",outcome="dead_lettered"'), 6)
-  t.equal(await metric('training_events_total', 'type="training.product.completed",outcome="applied"'), 5)
+  await eventually('dead-letter metrics', async () => await metricValue(training, 'training_events_dead_lettered_total', 'reason="schema"') === 3)
+  t.equal(await metricValue(training, 'training_events_dead_lettered_total', 'reason="invalid_json"'), 1)
+  t.equal(await metricValue(training, 'training_events_dead_lettered_total', 'reason="schema"'), 3)
+  t.equal(await metricValue(training, 'training_events_dead_lettered_total', 'reason="unknown_type"'), 1)
+  t.equal(await metricValue(training, 'training_events_dead_lettered_total', 'reason="routing_key_mismatch"'), 1)
+  t.equal(await metricValue(training, 'training_events_total', 'type="invalid",outcome="dead_lettered"'), 6)
+  t.equal(await metricValue(training, 'training_events_total', 'type="training.product.completed",outcome="applied"'), 5)
 
   // Still running and ready.
   t.equal(training.child.exitCode, null, 'the process is alive')

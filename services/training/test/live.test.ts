@@ -5,13 +5,13 @@
  */
 import t from 'tap'
 import type { Socket } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { createPublisher, type Publisher } from '@training-live/events/publisher'
 import type { TrainingEvent } from '@training-live/events'
 import {
   LiveClient, REDIS_URL, deleteKeys, deleteTopology, liveUrl, mintToken, startService, testTopology, uniqueId,
   type Received, type ServiceProcess
+  , eventually, metricValue as metric
 } from '@training-live/test-kit'
 
 const MAX_SEND_BUFFER_BYTES = 65536
@@ -68,21 +68,6 @@ async function within<T> (promise: Promise<T>, ms: number, what: string): Promis
     return await Promise.race([promise, timeout])
   } finally {
     clearTimeout(timer)
-  }
-}
-
-async function metric (service: ServiceProcess, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`${service.url}/metrics`)).text()
-  const prefix = labels === '' ? `${name} ` : `${name}{${labels}} `
-  const line = text.split('\n').find(l => l.startsWith(prefix))
-  return line === undefined ? 0 : Number(line.split(' ').pop())
-}
-
-async function eventually (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(100)
   }
 }
 
