@@ -31,6 +31,27 @@ export type EventParseResult = ValidEvent | InvalidEvent
 
 const MAX_ERRORS = 5
 
+/**
+ * Deepest nesting of objects and arrays accepted in an event (the event itself
+ * is level 1). JSON.parse accepts any depth, but JSON.stringify (of the live
+ * message, of a log line) overflows the stack at a few thousand levels: such an
+ * event would throw on every attempt and never be acked.
+ */
+export const MAX_EVENT_DEPTH = 64
+
+/** True when `value` nests objects or arrays deeper than `max` levels. Iterative, so any depth (or a cycle) is safe. */
+function tooDeep (value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number]
+    if (depth > max) return true
+    for (const child of Object.values(current as object)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
+    }
+  }
+  return false
+}
+
 function str (value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined
 }
@@ -48,9 +69,12 @@ export function validateEvent (value: unknown, routingKey?: string): EventParseR
   if (body === undefined) {
     return { ok: false, reason: 'schema', message: 'event must be a JSON object' }
   }
+  if (tooDeep(body, MAX_EVENT_DEPTH)) {
+    return { ok: false, reason: 'schema', message: `event nests objects or arrays deeper than ${MAX_EVENT_DEPTH} levels`, ...ids }
+  }
   const type = body.type
   if (!isEventType(type)) {
-    return { ok: false, reason: 'unknown_type', message: `unknown event type ${JSON.stringify(type ?? null)}`, ...ids }
+    return { ok: false, reason: 'unknown_type', message: `unknown event type ${JSON.stringify(type ?? null).slice(0, 100)}`, ...ids }
   }
   const validator = validators[type]
   if (!validator.Check(body)) {

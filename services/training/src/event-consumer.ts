@@ -75,7 +75,8 @@ export class EventConsumer {
         this.#consumerTag = null
         return
       }
-      const work = this.#handle(channel, msg)
+      // #handle is written not to throw; should it ever, log rather than crash the process.
+      const work = this.#handle(channel, msg).catch(err => { this.#log.error({ err }, 'event handling failed; left unacked') })
       this.#inFlight.add(work)
       void work.finally(() => this.#inFlight.delete(work))
     }, { noAck: false })
