@@ -26,7 +26,15 @@ export const CommonConfig = {
   /** Largest frame a client may send, in bytes. */
   MAX_INBOUND_FRAME_BYTES: Type.Integer({ minimum: 64, maximum: 16 * 1024 * 1024, default: 16 * 1024 }),
   /** A socket whose unsent data stays above this many bytes is cut with 1013. */
-  MAX_SEND_BUFFER_BYTES: Type.Integer({ minimum: 1024, maximum: 512 * 1024 * 1024, default: 1024 * 1024 })
+  MAX_SEND_BUFFER_BYTES: Type.Integer({ minimum: 1024, maximum: 512 * 1024 * 1024, default: 1024 * 1024 }),
+  /** Live connections one process holds at once; more are refused with 503 and Retry-After. */
+  MAX_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
+  /** Live connections one tenant holds at once in one process; more are refused with 429 and Retry-After. */
+  MAX_CONNECTIONS_PER_TENANT: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
+  /** Messages a client may send per second on one socket (burst equal to the rate); over it the socket is closed with 1008. */
+  MAX_INBOUND_MESSAGES_PER_SECOND: Type.Integer({ minimum: 1, maximum: 100_000, default: 20 }),
+  /** Time a client has, from opening a connection, to send its whole HTTP request (the WebSocket handshake). */
+  HANDSHAKE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 })
 }
 
 /** Loads and validates configuration from `env`, or throws a ConfigError. */

@@ -19,3 +19,12 @@ export function createAuthErrors (prefix: string) {
   }
 }
 export type AuthErrors = ReturnType<typeof createAuthErrors>
+
+/** Handshakes refused because this process holds too many connections, in all or for one tenant. */
+export function createLimitErrors (prefix: string) {
+  return {
+    TooManyConnections: createError(`${prefix}_TOO_MANY_CONNECTIONS`, 'this server holds as many connections as it may; retry shortly (another replica may accept)', 503),
+    TenantConnectionLimit: createError(`${prefix}_TENANT_CONNECTION_LIMIT`, 'this tenant holds as many connections as it may; close one or retry later', 429)
+  }
+}
+export type LimitErrors = ReturnType<typeof createLimitErrors>

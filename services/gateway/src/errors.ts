@@ -1,8 +1,9 @@
 import createError from '@fastify/error'
-import { createAuthErrors } from '@training-live/service-kit'
+import { createAuthErrors, createLimitErrors } from '@training-live/service-kit'
 
 /** Every error the gateway answers with; docs/protocol.md lists each code. */
 export const GatewayErrors = {
   ...createAuthErrors('GATEWAY'),
+  ...createLimitErrors('GATEWAY'),
   UpstreamUnavailable: createError('GATEWAY_UPSTREAM_UNAVAILABLE', 'no training service answered; retry shortly', 503)
 }

@@ -18,7 +18,12 @@ export function createGatewayMetrics (registry: Registry) {
       registers
     }),
     upstreamLost: new Counter({ name: 'gateway_upstream_lost_total', help: 'Open connections whose upstream dropped.', registers }),
-    slowClients: new Counter({ name: 'gateway_slow_client_disconnects_total', help: 'Clients cut because they did not read.', registers }),
+    cuts: new Counter({
+      name: 'gateway_live_disconnects_total',
+      help: 'Client connections closed by the gateway, by reason.',
+      labelNames: ['reason'] as const,
+      registers
+    }),
     frames: new Counter({
       name: 'gateway_frames_total',
       help: 'Frames proxied, by direction.',

@@ -42,6 +42,12 @@ export function createTrainingMetrics (registry: Registry) {
       help: 'Messages sent to live WebSocket clients (snapshots, history and live events).',
       registers
     }),
+    refused: new Counter({
+      name: 'training_connections_refused_total',
+      help: 'Live handshakes refused, by error code.',
+      labelNames: ['code'] as const,
+      registers
+    }),
     liveCuts: new Counter({
       name: 'training_live_disconnects_total',
       help: 'Live connections closed by the server, by reason.',

@@ -1,13 +1,14 @@
 /**
- * The public live route: authenticate (401/403, no upgrade), open the
- * upstream (pass its 4xx through, 503 if none answers), then upgrade and pipe.
+ * The public live route: authenticate (401/403, no upgrade), take a
+ * connection slot (503/429 over the limits), open the upstream (pass its
+ * 4xx through, 503 if none answers), then upgrade and pipe.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import WebSocket from 'ws'
 import { CloseCode, LIVE_PATH, LiveParams, LiveQuery } from '@training-live/events'
-import { Heartbeat, selectProtocol } from '@training-live/service-kit'
+import { ConnectionLimiter, Heartbeat, holdConnectionSlot, inboundRateLimit, selectProtocol } from '@training-live/service-kit'
 import { GatewayErrors } from '../errors.ts'
 import { pipeSockets } from '../proxy.ts'
 import { UpstreamPool, type Upstream } from '../upstream.ts'
@@ -26,6 +27,7 @@ async function live (fastify: FastifyInstance) {
   const pool = new UpstreamPool(c.upstreams, c.UPSTREAM_CONNECT_TIMEOUT_MS)
   const clients = new Set<WebSocket>()
   const heartbeat = new Heartbeat(c.HEARTBEAT_INTERVAL_MS)
+  const limiter = new ConnectionLimiter({ maxConnections: c.MAX_CONNECTIONS, maxPerTenant: c.MAX_CONNECTIONS_PER_TENANT })
   fastify.addHook('onClose', async () => heartbeat.stop())
 
   await fastify.register(websocket, {
@@ -46,7 +48,11 @@ async function live (fastify: FastifyInstance) {
   fastify.get(LIVE_PATH, {
     websocket: true,
     schema: { params: LiveParams, querystring: LiveQuery },
-    onRequest: async (request) => fastify.authenticateLive(request),
+    onRequest: async (request, reply) => {
+      await fastify.authenticateLive(request)
+      // After authentication, so that the tenant is known; before the upstream is opened.
+      holdConnectionSlot(limiter, request, reply, GatewayErrors)
+    },
     preHandler: async (request, reply) => {
       const upstream = await openUpstream(request)
       if (upstream.kind === 'refused') {
@@ -68,6 +74,13 @@ async function live (fastify: FastifyInstance) {
     heartbeat.add(client)
     metrics.connections.inc()
     metrics.accepted.inc()
+    // Counted here, apart from the proxy, which does not parse frames; added first, so a client over
+    // the rate is cut (and stops being read) as soon as possible.
+    const admit = inboundRateLimit(client, c.MAX_INBOUND_MESSAGES_PER_SECOND, () => {
+      metrics.cuts.inc({ reason: 'message_rate' })
+      log.warn('client over the inbound message rate: closing with 1008')
+    })
+    client.on('message', () => { admit() })
     pipeSockets(client, upstream, {
       highWaterMark: HIGH_WATER_MARK,
       onFrame: direction => metrics.frames.inc({ direction }),

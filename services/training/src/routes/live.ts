@@ -9,7 +9,7 @@ import {
   CloseCode, LIVE_PATH, LiveParams, LiveQuery, MessageType, compareStreamIds, isTerminal, snapshotOf,
   type ConnectedMessage
 } from '@training-live/events'
-import { Heartbeat, selectProtocol } from '@training-live/service-kit'
+import { ConnectionLimiter, Heartbeat, holdConnectionSlot, inboundRateLimit, selectProtocol } from '@training-live/service-kit'
 import { TrainingErrors } from '../errors.ts'
 import { LiveHub } from '../live-hub.ts'
 import { LiveConnection } from '../live-connection.ts'
@@ -25,6 +25,7 @@ async function live (fastify: FastifyInstance) {
   const c = fastify.config
   const metrics = fastify.trainingMetrics
   const connections = new Set<LiveConnection>()
+  const limiter = new ConnectionLimiter({ maxConnections: c.MAX_CONNECTIONS, maxPerTenant: c.MAX_CONNECTIONS_PER_TENANT })
   const store = new RedisJobStore(fastify.redis, {
     prefix: c.REDIS_KEY_PREFIX,
     historyMaxLength: c.HISTORY_MAX_LENGTH,
@@ -52,7 +53,14 @@ async function live (fastify: FastifyInstance) {
   fastify.get(LIVE_PATH, {
     websocket: true,
     schema: { params: LiveParams, querystring: LiveQuery },
-    onRequest: async (request) => fastify.authenticateLive(request)
+    onRequest: async (request, reply) => {
+      await fastify.authenticateLive(request)
+      // After authentication, so that the tenant is known; before any upgrade.
+      holdConnectionSlot(limiter, request, reply, TrainingErrors)
+    },
+    onError: async (_request, _reply, err: Error & { code?: string }) => {
+      metrics.refused.inc({ code: err.code ?? 'UNKNOWN' })
+    }
   }, (socket, request) => {
     const { tenant_id: tenantId, job_id: jobId } = request.params as { tenant_id: string, job_id: string }
     const { last_id: lastIdParam } = request.query as { last_id?: string }
@@ -66,8 +74,14 @@ async function live (fastify: FastifyInstance) {
     metrics.liveConnections.inc()
     heartbeat.add(socket)
 
+    const admit = inboundRateLimit(socket, c.MAX_INBOUND_MESSAGES_PER_SECOND, () => {
+      metrics.liveCuts.inc({ reason: 'message_rate' })
+      log.warn('client over the inbound message rate: closing with 1008')
+    }, (code, reason) => connection.close(code, reason))
+
     // Listeners are attached synchronously, before any await, so no frame is missed.
     socket.on('message', (data, isBinary) => {
+      if (!admit()) return
       let type: unknown
       try { type = isBinary ? undefined : (JSON.parse(data.toString()) as { type?: unknown }).type } catch {}
       if (type === MessageType.Ping) connection.pong()
