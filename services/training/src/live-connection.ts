@@ -5,7 +5,7 @@
  */
 import type { WebSocket } from 'ws'
 import { CloseCode, MessageType } from '@training-live/events'
-import { isAfter, type LiveSink } from './live-hub.ts'
+import { isAfter, peekMessage, type LiveSink } from './live-hub.ts'
 
 export interface LiveConnectionLimits {
   maxSendBufferBytes: number
@@ -24,6 +24,8 @@ export class LiveConnection implements LiveSink {
   #pendingPongs = 0
   #lastId: string | null = null
   #closed = false
+  #started = false
+  #held = false
 
   constructor (socket: WebSocket, limits: LiveConnectionLimits, hooks: { onCut: (reason: CutReason) => void, onSent: () => void }) {
     this.socket = socket
@@ -34,6 +36,33 @@ export class LiveConnection implements LiveSink {
 
   get live (): boolean {
     return this.#pending === null
+  }
+
+  /** Id of the last event sent, or null. */
+  get lastId (): string | null {
+    return this.#lastId
+  }
+
+  /** True once the snapshot (and history) went out. */
+  get started (): boolean {
+    return this.#started
+  }
+
+  /** Buffers live messages instead of sending them, until resume() (also across start()). */
+  hold (): void {
+    if (this.#closed) return
+    this.#held = true
+    this.#pending ??= []
+  }
+
+  /** After hold(): sends what the history holds after the last id sent, then the messages held meanwhile. */
+  resume (missed: Array<{ raw: string, id: string }>): void {
+    if (this.#closed || !this.#started) return
+    this.#held = false
+    const buffered = this.#pending ?? []
+    this.#pending = null
+    for (const m of missed) this.push(m.raw, m.id, peekMessage(m.raw)?.terminal ?? false)
+    for (const m of buffered) this.push(m.raw, m.id, m.terminal)
   }
 
   push (raw: string, id: string, terminal: boolean): void {
@@ -53,6 +82,7 @@ export class LiveConnection implements LiveSink {
   /** Sends the snapshot and history, then switches to live. `lastId` is where the snapshot/history stand. */
   start (snapshot: string, history: Array<{ raw: string, id: string }>, lastId: string | null, finished: boolean): void {
     if (this.#closed) return
+    this.#started = true
     this.#sendRaw(snapshot)
     this.#lastId = lastId
     for (const entry of history) {
@@ -64,6 +94,8 @@ export class LiveConnection implements LiveSink {
       this.close(CloseCode.JobFinished, 'job finished', 'job_finished')
       return
     }
+    // Held (the subscriber is reconnecting): keep buffering until resume().
+    if (this.#held) return
     const buffered = this.#pending ?? []
     this.#pending = null
     for (const m of buffered) this.push(m.raw, m.id, m.terminal)

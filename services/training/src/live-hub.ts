@@ -71,6 +71,11 @@ export class LiveHub {
   get channels (): number {
     return this.#topics.size
   }
+
+  /** Channels subscribed to now. */
+  get channelNames (): string[] {
+    return [...this.#topics.keys()]
+  }
 }
 
 /** True when `id` comes after `last` (null means nothing sent yet). */

@@ -38,6 +38,50 @@ async function live (fastify: FastifyInstance) {
   })
   fastify.redisSubscriber.on('message', (channel: string, message: string) => hub.deliver(channel, message))
 
+  // Pub/sub does not queue: what is published while the subscriber reconnects never reaches it.
+  // So every socket is held from the moment it drops; once it is back and subscribed again, each
+  // gets what it missed from the history, then what was held. Sockets stay open; nothing is lost.
+  const jobOf = new Map<LiveConnection, { tenantId: string, jobId: string, started: Promise<unknown> }>()
+  let generation = 0
+  let dropped = false
+  fastify.redisSubscriber.on('close', () => {
+    dropped = true
+    generation++
+    for (const connection of connections) connection.hold()
+  })
+  fastify.redisSubscriber.on('ready', () => {
+    if (!dropped) return
+    dropped = false
+    void resync(generation)
+  })
+  async function resync (gen: number): Promise<void> {
+    try {
+      // Confirmed subscriptions first (after ioredis' own resubscribe), so the reads below miss nothing.
+      const channels = hub.channelNames
+      if (channels.length > 0) await fastify.redisSubscriber.subscribe(...channels)
+    } catch {
+      return // Dropped again: the next 'ready' resyncs.
+    }
+    await Promise.all([...jobOf].map(async ([connection, { tenantId, jobId, started }]) => {
+      await started
+      if (gen !== generation || !connection.started) return
+      const after = connection.lastId ?? '0-0'
+      try {
+        const read = await store.read(tenantId, jobId, after)
+        if (gen !== generation) return
+        if (read.maxDeletedId !== null && compareStreamIds(read.maxDeletedId, after) > 0) {
+          // What it missed is no longer all in the history: let the client resume and be told.
+          connection.close(CloseCode.UpstreamLost, 'history lost')
+          return
+        }
+        connection.resume(read.messages)
+      } catch (err) {
+        fastify.log.warn({ err, tenant_id: tenantId, job_id: jobId }, 'could not resync a live socket; closing it')
+        connection.close(CloseCode.UpstreamLost, 'state unavailable')
+      }
+    }))
+  }
+
   await fastify.register(websocket, {
     options: { maxPayload: c.MAX_INBOUND_FRAME_BYTES, handleProtocols: selectProtocol, perMessageDeflate: false },
     preClose (done) {
@@ -91,11 +135,12 @@ async function live (fastify: FastifyInstance) {
     socket.on('close', () => {
       clearTimeout(expiry.timer)
       connections.delete(connection)
+      jobOf.delete(connection)
       metrics.liveConnections.dec()
       hub.leave(channel, connection)
     })
 
-    hub.join(channel, connection)
+    const started = hub.join(channel, connection)
       .then(() => store.read(tenantId, jobId, lastIdParam ?? null))
       .then(read => {
         const snapshot = snapshotOf(read.state, read.lastId)
@@ -119,6 +164,7 @@ async function live (fastify: FastifyInstance) {
         log.error({ err }, 'could not start live stream')
         connection.close(CloseCode.UpstreamLost, 'state unavailable')
       })
+    jobOf.set(connection, { tenantId, jobId, started })
   })
 }
 
