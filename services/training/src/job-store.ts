@@ -154,3 +154,10 @@ export class RedisJobStore implements JobStore {
     }
   }
 }
+
+/** True when `read` holds every message after `afterId`: none was trimmed past it, and it is not beyond the history. */
+export function reachesBack (read: JobHistoryRead, afterId: string): boolean {
+  return read.historyExists &&
+    (read.maxDeletedId === null || compareStreamIds(read.maxDeletedId, afterId) <= 0) &&
+    (read.lastId === null || compareStreamIds(afterId, read.lastId) <= 0)
+}

@@ -6,14 +6,14 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import {
-  CloseCode, LIVE_PATH, LiveParams, LiveQuery, MessageType, compareStreamIds, isTerminal, snapshotOf,
+  CloseCode, LIVE_PATH, LiveParams, LiveQuery, MessageType, isTerminal, snapshotOf,
   type ConnectedMessage
 } from '@training-live/events'
 import { ConnectionLimiter, Heartbeat, holdConnectionSlot, inboundRateLimit, selectProtocol } from '@training-live/service-kit'
 import { TrainingErrors } from '../errors.ts'
 import { LiveHub } from '../live-hub.ts'
 import { LiveConnection } from '../live-connection.ts'
-import { RedisJobStore } from '../job-store.ts'
+import { RedisJobStore, reachesBack, type JobHistoryRead } from '../job-store.ts'
 
 const badMessage = new TrainingErrors.BadMessage()
 const BAD_MESSAGE = JSON.stringify({ type: MessageType.Error, code: badMessage.code, message: badMessage.message })
@@ -62,14 +62,22 @@ async function live (fastify: FastifyInstance) {
     } catch {
       return // Dropped again: the next 'ready' resyncs.
     }
+    // Sockets of one job that stood at the same id share one read.
+    const reads = new Map<string, Promise<JobHistoryRead>>()
     await Promise.all([...jobOf].map(async ([connection, { tenantId, jobId, started }]) => {
       await started
       if (gen !== generation || !connection.started) return
       const after = connection.lastId ?? '0-0'
+      const key = `${tenantId}/${jobId}/${after}`
       try {
-        const read = await store.read(tenantId, jobId, after)
+        let pending = reads.get(key)
+        if (pending === undefined) {
+          pending = store.read(tenantId, jobId, after)
+          reads.set(key, pending)
+        }
+        const read = await pending
         if (gen !== generation) return
-        if (read.maxDeletedId !== null && compareStreamIds(read.maxDeletedId, after) > 0) {
+        if (read.historyExists && !reachesBack(read, after)) {
           // What it missed is no longer all in the history: let the client resume and be told.
           connection.close(CloseCode.UpstreamLost, 'history lost')
           return
@@ -146,10 +154,7 @@ async function live (fastify: FastifyInstance) {
         const snapshot = snapshotOf(read.state, read.lastId)
         let history = read.messages
         if (lastIdParam !== undefined) {
-          // The history reaches back to last_id unless entries after it were trimmed, or it never held it.
-          const recovered = read.historyExists &&
-            (read.maxDeletedId === null || compareStreamIds(read.maxDeletedId, lastIdParam) <= 0) &&
-            (read.lastId === null || compareStreamIds(lastIdParam, read.lastId) <= 0)
+          const recovered = reachesBack(read, lastIdParam)
           snapshot.recovered = recovered
           if (!recovered) history = []
         }
