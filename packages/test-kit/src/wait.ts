@@ -25,3 +25,14 @@ export async function metricValue (services: { url: string } | Array<{ url: stri
   }
   return total
 }
+
+/** `promise`, or a rejection naming `what` after `ms`. */
+export async function within<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms) })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

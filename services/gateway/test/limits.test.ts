@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import {
   LiveClient, deleteKeys, deleteTopology, eventually, liveUrl, metricValue as metric, mintToken, startService, testTopology, uniqueId,
   type ServiceProcess
+  , within, rawConnection, type RawConnection
 } from '@training-live/test-kit'
 import { loadGatewayConfig } from '../src/config.ts'
 
@@ -99,14 +100,10 @@ async function closeAll (...some: LiveClient[]): Promise<void> {
   await eventually('the gateway to see the sockets close', async () => await metric(gateway, 'gateway_live_connections') === 0, 10_000)
 }
 
-async function within<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms) })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+async function trackedRaw (port: string): Promise<RawConnection> {
+  const raw = await rawConnection(port)
+  rawSockets.push(raw.socket)
+  return raw
 }
 
 t.test('configuration: defaults and bounds of the limits', async t => {
@@ -224,20 +221,8 @@ t.test('a client sending 5 pings a second for 3 s stays open', async t => {
   await closeAll(client)
 })
 
-/** A raw TCP connection to `port`, with how long after connecting the server closed it. */
-async function rawConnection (port: string): Promise<{ socket: Socket, closedAfter: Promise<number> }> {
-  const socket = tcpConnect(Number(port), '127.0.0.1')
-  rawSockets.push(socket)
-  socket.on('error', () => {})
-  await once(socket, 'connect')
-  const start = Date.now()
-  // Not events.once: it would reject on the EPIPE a write to a socket the server closed may raise.
-  const closedAfter = new Promise<number>(resolve => socket.once('close', () => resolve(Date.now() - start)))
-  return { socket, closedAfter }
-}
-
 t.test('HANDSHAKE_TIMEOUT_MS: a client that sends a partial request line and stops is dropped', async t => {
-  const raw = await rawConnection(gateway.port)
+  const raw = await trackedRaw(gateway.port)
   raw.socket.write('GET / HTTP/1.1\r\n')
   const after = await within(raw.closedAfter, 5000, 'the gateway to close the socket')
   t.ok(after >= 800, `not before the timeout (${after} ms)`)
@@ -245,13 +230,13 @@ t.test('HANDSHAKE_TIMEOUT_MS: a client that sends a partial request line and sto
 })
 
 t.test('HANDSHAKE_TIMEOUT_MS: a client that connects and sends nothing is dropped', async t => {
-  const raw = await rawConnection(gateway.port)
+  const raw = await trackedRaw(gateway.port)
   const after = await within(raw.closedAfter, 5000, 'the gateway to close the socket')
   t.ok(after < 4000, `closed after ${after} ms`)
 })
 
 t.test('HANDSHAKE_TIMEOUT_MS: a client that trickles its headers (slowloris) is dropped', async t => {
-  const raw = await rawConnection(gateway.port)
+  const raw = await trackedRaw(gateway.port)
   raw.socket.write('GET /health HTTP/1.1\r\nHost: x\r\n')
   const state = { closed: false }
   void raw.closedAfter.then(() => { state.closed = true })

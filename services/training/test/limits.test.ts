@@ -6,13 +6,13 @@
  * connects but never finishes its request is dropped).
  */
 import t from 'tap'
-import { once } from 'node:events'
-import { connect as tcpConnect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ConnectionLimiter, TokenBucket } from '@training-live/service-kit'
 import {
   LiveClient, deleteKeys, deleteTopology, eventually, liveUrl, metricValue as metric, mintToken, startService, testTopology, uniqueId,
   type ServiceProcess
+  , within, rawConnection, type RawConnection
 } from '@training-live/test-kit'
 import { loadTrainingConfig } from '../src/config.ts'
 
@@ -75,14 +75,10 @@ async function closeAll (...some: LiveClient[]): Promise<void> {
   await eventually('the service to see the sockets close', async () => await metric(service, 'training_live_connections') === 0, 10_000)
 }
 
-async function within<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms) })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+async function trackedRaw (port: string): Promise<RawConnection> {
+  const raw = await rawConnection(port)
+  rawSockets.push(raw.socket)
+  return raw
 }
 
 t.test('configuration: defaults and bounds of the limits', async t => {
@@ -220,22 +216,8 @@ t.test('a client sending 5 pings a second for 3 s stays open', async t => {
   await closeAll(client)
 })
 
-/** A raw TCP connection; resolves with how long the server took to close it. */
-async function rawConnection (port: string): Promise<{ socket: Socket, closedAfter: Promise<number>, received: () => string }> {
-  const socket = tcpConnect(Number(port), '127.0.0.1')
-  rawSockets.push(socket)
-  await once(socket, 'connect')
-  const start = Date.now()
-  let received = ''
-  socket.on('data', (d: Buffer) => { received += d.toString() })
-  socket.on('error', () => {})
-  // Not events.once: it would reject on the EPIPE a write to a socket the server closed may raise.
-  const closedAfter = new Promise<number>(resolve => socket.once('close', () => resolve(Date.now() - start)))
-  return { socket, closedAfter, received: () => received }
-}
-
 t.test('HANDSHAKE_TIMEOUT_MS: a client that sends a partial request line and stops is dropped', async t => {
-  const raw = await rawConnection(service.port)
+  const raw = await trackedRaw(service.port)
   raw.socket.write('GET / HTTP/1.1\r\n')
   const after = await within(raw.closedAfter, 5000, 'the server to close the socket')
   t.ok(after >= 800, `not before the timeout (${after} ms)`)
@@ -243,13 +225,13 @@ t.test('HANDSHAKE_TIMEOUT_MS: a client that sends a partial request line and sto
 })
 
 t.test('HANDSHAKE_TIMEOUT_MS: a client that connects and sends nothing is dropped', async t => {
-  const raw = await rawConnection(service.port)
+  const raw = await trackedRaw(service.port)
   const after = await within(raw.closedAfter, 5000, 'the server to close the socket')
   t.ok(after < 4000, `closed after ${after} ms`)
 })
 
 t.test('HANDSHAKE_TIMEOUT_MS: a client that trickles its headers (slowloris) is dropped', async t => {
-  const raw = await rawConnection(service.port)
+  const raw = await trackedRaw(service.port)
   raw.socket.write('GET /health HTTP/1.1\r\nHost: x\r\n')
   const state = { closed: false }
   void raw.closedAfter.then(() => { state.closed = true })

@@ -12,6 +12,7 @@ import {
   LiveClient, REDIS_URL, deleteKeys, deleteTopology, liveUrl, mintToken, startService, testTopology, uniqueId,
   type Received, type ServiceProcess
   , eventually, metricValue as metric
+  , within
 } from '@training-live/test-kit'
 
 const MAX_SEND_BUFFER_BYTES = 65536
@@ -59,16 +60,6 @@ async function roundTrip (client: LiveClient): Promise<void> {
   const pongs = client.messages.filter(m => m.type === 'pong').length
   client.socket.send(JSON.stringify({ type: 'ping' }))
   await client.waitFor(m => m.filter(x => x.type === 'pong').length > pongs, 10_000, 'pong')
-}
-
-async function within<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms) })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 /** Progress events of one job, with `extra` extra characters of data each. */
