@@ -63,6 +63,8 @@ export class EventConsumer {
 
   /** Starts consuming on a fresh channel; called after every (re)connect. */
   async start (channel: Channel, o: TopologyOptions): Promise<void> {
+    // A reconnect during a drain must not start consuming again.
+    if (this.#stopping) { await channel.close().catch(() => {}); return }
     await declareTopology(channel, o)
     await channel.prefetch(o.prefetch)
     this.#channel = channel
@@ -75,6 +77,8 @@ export class EventConsumer {
         this.#consumerTag = null
         return
       }
+      // Draining: left unacked, it goes back to the queue, in its place, when stop() closes the channel.
+      if (this.#stopping) return
       // #handle is written not to throw; should it ever, log rather than crash the process.
       const work = this.#handle(channel, msg).catch(err => { this.#log.error({ err }, 'event handling failed; left unacked') })
       this.#inFlight.add(work)
@@ -83,14 +87,20 @@ export class EventConsumer {
     this.#consumerTag = consumerTag
   }
 
-  /** Stops taking new events and waits for those in flight to be applied and acked. */
+  /**
+   * Stops taking new events, waits for those in flight to be applied and acked, then closes the
+   * channel, which hands back what arrived meanwhile. The order matters: with a single active
+   * consumer the broker activates a standby replica as soon as this consumer is gone, so cancelling
+   * first would let the standby apply a job's next events while this replica still applies earlier
+   * ones. Closing only once nothing is in flight keeps every job's events applied in queue order.
+   */
   async stop (): Promise<void> {
     this.#stopping = true
-    const channel = this.#channel
-    if (channel !== null && this.#consumerTag !== null) {
-      await channel.cancel(this.#consumerTag).catch(() => {})
-    }
     await Promise.allSettled([...this.#inFlight])
+    const channel = this.#channel
+    this.#channel = null
+    this.#consumerTag = null
+    if (channel !== null) await channel.close().catch(() => {})
   }
 
   async #handle (channel: Channel, msg: ConsumeMessage): Promise<void> {

@@ -37,13 +37,18 @@ export function publishPaced (publisher: Publisher, events: TrainingEvent[], pac
   return state
 }
 
-/** The job's whole history, read through `base` by a fresh client resuming from the start. */
-export async function fullHistory (base: string, tenantId: string, jobId: string): Promise<string[]> {
+/** The job's whole history (its live messages), read through `base` by a fresh client resuming from the start. */
+export async function fullHistoryMessages (base: string, tenantId: string, jobId: string): Promise<LiveClient['events']> {
   const client = new LiveClient(liveUrl(base, tenantId, jobId, { token: await mintToken({ tenantId }), last_id: '0-0' }))
   const { code } = await client.closedPromise
   if (code !== 1000) throw new Error(`history read closed with ${code}`)
   if (client.messages[0]?.data?.recovered !== true) throw new Error('history read did not recover from 0-0')
-  return client.events.map(m => m.id as string)
+  return client.events
+}
+
+/** The ids of the job's whole history. */
+export async function fullHistory (base: string, tenantId: string, jobId: string): Promise<string[]> {
+  return (await fullHistoryMessages(base, tenantId, jobId)).map(m => m.id as string)
 }
 
 /** Every event exactly once, in order, ending at 100 %: the checks each fault test makes for each client. */

@@ -45,7 +45,7 @@ async function amqp (fastify: FastifyInstance) {
         const channel = await model.createChannel()
         channel.on('error', (err: Error) => log.warn({ err: err.message }, 'amqp channel error'))
         await consumer.start(channel, topology)
-        log.info({ queue: topology.queue }, 'consuming')
+        if (consumer.consuming) log.info({ queue: topology.queue }, 'consuming')
       }
     }
   })
