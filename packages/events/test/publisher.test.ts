@@ -1,7 +1,11 @@
+import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import amqplib, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib'
+import { EventEmitter, once } from 'node:events'
+import { connect, createServer, type Socket } from 'node:net'
+import { promisify } from 'node:util'
+import amqplib, { type Channel, type ChannelModel, type ConsumeMessage, type RecoveringChannelModel } from 'amqplib'
 import t, { type Test } from 'tap'
-import { createPublisher, InvalidEventError, type Publisher, type PublisherOptions } from '../src/publisher.ts'
+import { createPublisher, InvalidEventError, PublishTimeoutError, type Publisher, type PublisherOptions } from '../src/publisher.ts'
 import type { TrainingEventMap } from '../src/schemas.ts'
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
@@ -10,6 +14,8 @@ const TENANT = `tenant_pub_${RUN}`
 const JOB = `training_pub_${RUN}`
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+const run = promisify(execFile)
 
 /** A unique exchange name, deleted when the test ends. */
 function exchangeName (t: Test, admin: Channel, label: string): string {
@@ -19,6 +25,7 @@ function exchangeName (t: Test, admin: Channel, label: string): string {
 }
 
 interface Inbox {
+  queue: string
   next (timeoutMs?: number): Promise<ConsumeMessage>
   /** Resolves with the number of messages that arrived within `ms`. */
   quiet (ms: number): Promise<number>
@@ -37,6 +44,7 @@ async function bindInbox (channel: Channel, exchange: string, bindingKey = 'trai
     else buffered.push(msg)
   }, { noAck: true })
   return {
+    queue,
     next (timeoutMs = 5000) {
       const ready = buffered.shift()
       if (ready) return Promise.resolve(ready)
@@ -77,23 +85,135 @@ async function publisherFor (t: Test, options: PublisherOptions): Promise<Publis
  * publisher.ts loaded once more with `amqplib.connect` routed through `connectImpl`,
  * to watch (or stand in for) the connection a publisher opens for itself.
  */
-let connectImpl: (url: string) => Promise<unknown> = realConnect
-let lastOpened: ChannelModel | undefined
+let connectImpl: (url: string, options: unknown) => Promise<unknown> = realConnect
+let lastOpened: RecoveringChannelModel | undefined
 let lastUrl: string | undefined
-async function realConnect (url: string): Promise<ChannelModel> {
+let lastOptions: unknown
+async function realConnect (url: string, options: unknown): Promise<RecoveringChannelModel> {
   lastUrl = url
-  lastOpened = await amqplib.connect(url === 'amqp://guest:guest@127.0.0.1:5672' ? AMQP_URL : url)
-  return lastOpened
+  lastOptions = options
+  const recovering = await amqplib.connect(url === 'amqp://guest:guest@127.0.0.1:5672' ? AMQP_URL : url, options as { recovery: true })
+  lastOpened = recovering
+  return recovering
 }
 let spied: typeof import('../src/publisher.ts')
 t.before(async () => {
   spied = await t.mockImport<typeof import('../src/publisher.ts')>('../src/publisher.ts', {
-    amqplib: { ...amqplib, connect: (url: string) => connectImpl(url) }
+    amqplib: { ...amqplib, connect: (url: string, options: unknown) => connectImpl(url, options) }
   })
 })
-function opened (): ChannelModel {
+function opened (): RecoveringChannelModel {
   if (lastOpened === undefined) throw new Error('no connection was opened')
   return lastOpened
+}
+
+/** The socket under a recovering connection's current connection (amqplib internals). */
+function socketOf (recovering: RecoveringChannelModel): Socket {
+  const model = (recovering as unknown as { _core: { _model: { connection: { stream: Socket } } | null } })._core._model
+  if (model === null) throw new Error('not connected right now')
+  return model.connection.stream
+}
+
+/** Closes, from the broker's side, only the connection whose client port is `localPort` (other tests share the broker). */
+async function closeFromBroker (localPort: number, reason: string): Promise<void> {
+  const { stdout } = await run('rabbitmqctl', ['list_connections', '-q', '--no-table-headers', 'pid', 'peer_port'])
+  const row = stdout.split('\n').map(line => line.trim().split('\t')).find(([, port]) => Number(port) === localPort)
+  if (row?.[0] === undefined) throw new Error(`no broker connection from port ${localPort}`)
+  await run('rabbitmqctl', ['close_connection', row[0], reason])
+}
+
+/**
+ * A TCP relay to the broker that a test controls: `cut()` drops its connections
+ * and refuses new ones (the broker is unreachable), `stall()` holds back what
+ * the broker sends (a stalled network), `restore()` lets everything through again.
+ */
+async function brokerRelay (t: Test) {
+  const target = new URL(AMQP_URL)
+  const sockets = new Set<Socket>()
+  let mode: 'up' | 'cut' | 'stalled' = 'up'
+  let held: Array<() => void> = []
+  const server = createServer(client => {
+    if (mode === 'cut') return client.destroy()
+    const broker = connect(Number(target.port || 5672), target.hostname)
+    for (const socket of [client, broker]) {
+      sockets.add(socket)
+      socket.on('error', () => {})
+      socket.on('close', () => { sockets.delete(socket); client.destroy(); broker.destroy() })
+    }
+    client.pipe(broker)
+    broker.on('data', (chunk: Buffer) => {
+      if (mode === 'stalled') held.push(() => client.write(chunk))
+      else client.write(chunk)
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(async () => {
+    for (const socket of sockets) socket.destroy()
+    await new Promise(resolve => server.close(resolve))
+  })
+  const { port } = server.address() as { port: number }
+  const url = new URL(AMQP_URL)
+  url.hostname = '127.0.0.1'
+  url.port = String(port)
+  return {
+    url: url.href,
+    cut () {
+      mode = 'cut'
+      held = []
+      for (const socket of sockets) socket.destroy()
+    },
+    stall () { mode = 'stalled' },
+    restore () {
+      mode = 'up'
+      for (const write of held) write()
+      held = []
+    }
+  }
+}
+
+/** Waits for `event` on `emitter`, failing after `ms` (a bound, not a measurement); unlike once(), an 'error' meanwhile does not reject. */
+function nextEvent (emitter: EventEmitter, event: string, ms = 15_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no '${event}' within ${ms} ms`)), ms)
+    emitter.once(event, () => { clearTimeout(timer); resolve() })
+  })
+}
+
+/** What a publisher did on the confirm channels it opened through watched(). */
+interface Watch {
+  declares: number
+  sends: number
+  /** Awaited after each exchange declare, before the publisher goes on. */
+  afterDeclare: () => Promise<void>
+}
+
+/** `connection`, with every confirm channel the publisher opens on it reporting into `watch`. */
+function watched (connection: ChannelModel | RecoveringChannelModel, watch: Watch): ChannelModel {
+  return {
+    on (event: string, listener: (...args: unknown[]) => void) { connection.on(event, listener) },
+    close: () => connection.close(),
+    async createConfirmChannel () {
+      const channel = await connection.createConfirmChannel()
+      const declare = channel.assertExchange.bind(channel)
+      const publish = channel.publish.bind(channel)
+      channel.assertExchange = async (...args) => {
+        const ok = await declare(...args)
+        watch.declares++
+        await watch.afterDeclare()
+        return ok
+      }
+      channel.publish = (...args) => {
+        watch.sends++
+        return publish(...args)
+      }
+      return channel
+    }
+  } as unknown as ChannelModel
+}
+
+function newWatch (): Watch {
+  return { declares: 0, sends: 0, afterDeclare: async () => {} }
 }
 
 t.test('publishes each event type, persistent JSON with its id and type', async t => {
@@ -215,13 +335,22 @@ t.test('publishRaw sends the bytes as given', async t => {
   t.not(msg.properties.deliveryMode, 2, 'persistent can be turned off')
 })
 
-t.test('a broker nack rejects the publish', async t => {
+t.test('a broker nack rejects the publish at once, without a retry', async t => {
   const exchange = exchangeName(t, admin, 'nack')
   const publisher = await publisherFor(t, { exchange })
   const { queue } = await admin.assertQueue('', { exclusive: true, autoDelete: true, arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' } })
   await admin.bindQueue(queue, exchange, '#')
-  await t.rejects(publisher.publish('training.started', { job_id: JOB, tenant_id: TENANT, data: { total_products: 1 } }), { message: 'message nacked' })
+  // A second queue takes the message: it shows how many times the publisher sent it.
+  const inbox = await bindInbox(admin, exchange, '#')
+  const nacked = publisher.publish('training.started', { job_id: JOB, tenant_id: TENANT, data: { total_products: 1 } })
+  await t.rejects(nacked, { message: 'message nacked' })
   await t.rejects(publisher.publishRaw('training.started', 'x'), { message: 'message nacked' })
+  t.equal(bodyOf(await inbox.next()).type, 'training.started')
+  t.equal((await inbox.next()).content.toString('utf8'), 'x')
+  t.equal(await inbox.quiet(200), 0, 'each was sent once: a nack is not retried')
+  await admin.unbindQueue(queue, exchange, '#')
+  await publisher.publishRaw('training.started', 'after')
+  t.equal((await inbox.next()).content.toString('utf8'), 'after', 'the publisher goes on after a nack')
 })
 
 t.test('a shared connection is left open on close', async t => {
@@ -281,59 +410,302 @@ t.test('close() closes the connection it opened, and may be called twice', async
   lastOpened = undefined
   const publisher = await spied.createPublisher({ exchange })
   t.equal(lastUrl, 'amqp://guest:guest@127.0.0.1:5672', 'the default URL is the local broker')
-  let closed = false
-  opened().on('close', () => { closed = true })
+  t.match(lastOptions, {
+    recovery: { initialDelay: 100, maxDelay: 5000, factor: 2, jitter: 0.3, maxRetries: Infinity, initialMaxRetries: 0 }
+  }, "amqplib's recovery: the first connect fails fast, later drops reconnect forever with capped, jittered back-off")
   await publisher.close()
-  t.equal(closed, true, 'its connection is closed')
+  await t.rejects(opened().createChannel(), /closed/i, 'its connection is closed')
   await publisher.close()
   t.pass('a second close() resolves')
-  await t.rejects(publisher.publishRaw('training.started', 'x'), 'publishing after close fails')
+  await t.rejects(publisher.publishRaw('training.started', 'x'), { message: 'publisher closed' }, 'publishing after close fails')
 })
 
-t.test('a channel error later on rejects publishes instead of crashing the process', async t => {
-  const exchange = exchangeName(t, admin, 'deleted')
-  const publisher = await publisherFor(t, { exchange })
-  await admin.deleteExchange(exchange)
-  // Publishing to a missing exchange makes the broker close the channel (404).
-  await t.rejects(publisher.publish('training.started', { job_id: JOB, tenant_id: TENANT, data: { total_products: 1 } }), /closed/i)
-  await t.rejects(publisher.publishRaw('training.started', 'x'), /closed/i, 'and every later publish')
-  await publisher.close()
-  t.pass('the process is still running')
-})
-
-t.test('a lost connection of its own rejects publishes instead of crashing the process', async t => {
-  const exchange = exchangeName(t, admin, 'lost')
-  lastOpened = undefined
-  const publisher = await spied.createPublisher({ url: AMQP_URL, exchange })
+t.test('reconnect options set the back-off of the connection recovery', async t => {
+  const exchange = exchangeName(t, admin, 'options')
+  const publisher = await spied.createPublisher({ exchange, reconnect: { initialDelayMs: 20, maxDelayMs: 400 } })
   t.teardown(() => publisher.close())
-  const conn = opened()
-  const closed = new Promise(resolve => conn.once('close', resolve))
-  // Simulates a network failure: the socket errors under the connection.
-  const socket = (conn as unknown as { connection: { stream: { destroy (err: Error): void } } }).connection.stream
-  socket.destroy(new Error('simulated network failure'))
+  t.match(lastOptions, { recovery: { initialDelay: 20, maxDelay: 400 } })
+})
+
+t.test('the first connect to an unreachable broker rejects promptly', { timeout: 10_000 }, async t => {
+  await t.rejects(createPublisher({ url: 'amqp://guest:guest@127.0.0.1:1' }), { code: 'ECONNREFUSED' })
+})
+
+t.test('the exchange deleted under a live publisher: the next publish re-declares it and arrives', async t => {
+  const exchange = exchangeName(t, admin, 'deleted')
+  const shared = await amqplib.connect(AMQP_URL)
+  t.teardown(() => shared.close())
+  // The deletion also removes the inbox's binding; the test binds it again as soon
+  // as the publisher has re-declared the exchange, before it republishes.
+  const watch = newWatch()
+  const publisher = await createPublisher({ exchange, connection: watched(shared, watch) })
+  t.teardown(() => publisher.close())
+  const inbox = await bindInbox(admin, exchange)
+
+  await admin.deleteExchange(exchange)
+  watch.afterDeclare = async () => { await admin.bindQueue(inbox.queue, exchange, 'training.#') }
+  // Publishing to a missing exchange makes the broker close the channel (404).
+  const sent = await publisher.publish('training.started', { job_id: JOB, tenant_id: TENANT, data: { total_products: 1 } })
+  t.equal(watch.declares, 2, 'declared again on a new channel')
+  t.equal((await inbox.next()).properties.messageId, sent.event_id, 'the publish that met the missing exchange arrived')
+  await admin.checkExchange(exchange)
+  const later = await publisher.publish('training.completed', { job_id: JOB, tenant_id: TENANT, data: {} })
+  t.equal((await inbox.next()).properties.messageId, later.event_id, 'and so does the next one')
+})
+
+/** A publisher with a connection of its own (opened through the spied module, so a test can reach its socket), watched. */
+async function ownWatchedPublisher (t: Test, exchange: string) {
+  const watch = newWatch()
+  connectImpl = async (url, options) => watched(await realConnect(url, options), watch)
+  t.teardown(() => { connectImpl = realConnect })
+  lastOpened = undefined
+  const publisher = await spied.createPublisher({ url: AMQP_URL, exchange, reconnect: { initialDelayMs: 20, maxDelayMs: 500 } })
+  t.teardown(() => publisher.close())
+  return { publisher, recovering: opened(), watch }
+}
+
+t.test('an idle publisher whose connection drops opens a channel again; the next publish goes out on it', async t => {
+  const exchange = exchangeName(t, admin, 'idle')
+  const { publisher, recovering, watch } = await ownWatchedPublisher(t, exchange)
+  const inbox = await bindInbox(admin, exchange)
+
+  socketOf(recovering).destroy(new Error('simulated network failure'))
+  while (watch.declares < 2) await sleep(10)
+  const sent = await publisher.publish('training.started', { job_id: JOB, tenant_id: TENANT, data: { total_products: 1 } })
+  t.equal((await inbox.next()).properties.messageId, sent.event_id)
+  t.equal(watch.sends, 1, 'sent once, on the new channel')
+})
+
+t.test('a dropped connection of its own: every publish resolves, every event arrives, in publish order', async t => {
+  const exchange = exchangeName(t, admin, 'dropped')
+  const { publisher, recovering, watch } = await ownWatchedPublisher(t, exchange)
+  const inbox = await bindInbox(admin, exchange)
+
+  const ids: string[] = []
+  const published: Array<Promise<unknown>> = []
+  /** Publishes up to `count` events in all, in bursts of 10, 5 ms apart, without waiting for their confirms. */
+  async function publishUpTo (count: number): Promise<void> {
+    while (ids.length < count) {
+      if (ids.length % 10 === 0) await sleep(5)
+      const eventId = `${RUN}-dropped-${ids.length}`
+      ids.push(eventId)
+      published.push(publisher.publish('training.progress', { event_id: eventId, job_id: JOB, tenant_id: TENANT, data: { step: 'Model Training', progress: ids.length } }))
+    }
+  }
+
+  await publishUpTo(100)
+  // A network failure right after a burst: the socket errors under the connection
+  // while the last publishes are unconfirmed.
+  let reconnected = nextEvent(recovering, 'connect')
+  socketOf(recovering).destroy(new Error('simulated network failure'))
+  await publishUpTo(150)
+  await reconnected
+  await Promise.all(published)
+  t.ok(watch.sends > 150, `${watch.sends - 150} publish(es) sent again after the network failure`)
+
+  // The broker closes the connection while publishes go on.
+  const broker = { closed: false }
+  recovering.once('disconnect', () => { broker.closed = true })
+  reconnected = nextEvent(recovering, 'connect')
+  const closing = closeFromBroker(socketOf(recovering).localPort!, 'publisher test: broker-side close')
+  const sendsBefore = watch.sends
+  while (!broker.closed && ids.length < 5000) {
+    await publishUpTo(ids.length + 10)
+    await sleep(15)
+  }
+  await closing
+  t.ok(broker.closed, 'the broker closed the connection while the publisher was publishing')
+  await publishUpTo(ids.length + 50)
+  await reconnected
+
+  const outcomes = await Promise.allSettled(published)
+  t.strictSame(outcomes.filter(o => o.status === 'rejected'), [], `all ${ids.length} publishes resolved`)
+  t.comment(`${watch.sends - sendsBefore - (ids.length - 150)} publish(es) sent again after the broker-side close`)
+
+  const firstArrivals: string[] = []
+  const contentOf = new Map<string, Buffer>()
+  let duplicates = 0
+  while (contentOf.size < ids.length) {
+    const msg = await inbox.next(15_000)
+    const id = String(msg.properties.messageId)
+    const seen = contentOf.get(id)
+    if (seen === undefined) {
+      contentOf.set(id, msg.content)
+      firstArrivals.push(id)
+    } else {
+      duplicates++
+      t.ok(seen.equals(msg.content), `a duplicate of ${id} repeats it exactly`)
+    }
+  }
+  t.strictSame(firstArrivals, ids, 'every event arrived, first arrivals in publish order')
+  t.comment(`${ids.length} events, ${watch.sends} sends, ${duplicates} duplicate(s) from confirms lost with the connection`)
+})
+
+t.test('confirms lost with the connection: the events go again and arrive twice, as exact repeats', async t => {
+  const relay = await brokerRelay(t)
+  const exchange = exchangeName(t, admin, 'repeats')
+  const publisher = await publisherFor(t, { url: relay.url, exchange, reconnect: { initialDelayMs: 10, maxDelayMs: 100 } })
+  const inbox = await bindInbox(admin, exchange)
+
+  // The broker routes them, but its confirms are held back, then lost with the connection.
+  relay.stall()
+  const events = Array.from({ length: 20 }, (_, i) => ({ event_id: `${RUN}-repeats-${i}`, job_id: JOB, tenant_id: TENANT, data: { step: 'Model Training', progress: i } }))
+  const published = events.map(event => publisher.publish('training.progress', event))
+  const firstCopies: ConsumeMessage[] = []
+  while (firstCopies.length < events.length) firstCopies.push(await inbox.next())
+  relay.cut()
+  relay.restore()
+  await Promise.all(published)
+  const secondCopies: ConsumeMessage[] = []
+  while (secondCopies.length < events.length) secondCopies.push(await inbox.next())
+  const ids = events.map(e => e.event_id)
+  t.strictSame(firstCopies.map(m => m.properties.messageId), ids, 'first copies in publish order')
+  t.strictSame(secondCopies.map(m => m.properties.messageId), ids, 'sent again, in publish order')
+  t.ok(secondCopies.every((m, i) => m.content.equals(firstCopies[i]!.content)), 'each repeat is the same message, same event_id')
+  t.equal(await inbox.quiet(100), 0, 'nothing else')
+})
+
+t.test('a message the broker refuses by closing the channel is retried with back-off until it times out', async t => {
+  const exchange = exchangeName(t, admin, 'refused')
+  const publisher = await publisherFor(t, { exchange, publishTimeoutMs: 500, reconnect: { initialDelayMs: 10, maxDelayMs: 100 } })
+  const inbox = await bindInbox(admin, exchange)
+  // An expiration that is not a number of milliseconds: the broker closes the channel (406).
+  await t.rejects(publisher.publishRaw('training.started', 'refused', { expiration: 'soon' }), { name: 'PublishTimeoutError' })
+  const sent = await publisher.publish('training.started', { job_id: JOB, tenant_id: TENANT, data: { total_products: 1 } })
+  const msg = await inbox.next()
+  t.equal(msg.properties.messageId, sent.event_id, 'the refused message never arrived; the next one did')
+})
+
+t.test('options amqplib cannot encode reject the publish, and the publisher goes on', async t => {
+  const exchange = exchangeName(t, admin, 'encode')
+  const publisher = await publisherFor(t, { exchange })
+  const inbox = await bindInbox(admin, exchange)
+  await t.rejects(publisher.publishRaw('training.started', 'x', { priority: 'high' as unknown as number }), /priority/)
+  await publisher.publishRaw('training.started', 'y')
+  t.equal((await inbox.next()).content.toString('utf8'), 'y')
+})
+
+t.test('the broker away longer than publishTimeoutMs: PublishTimeoutError; a publish confirmed once it is back resolves', async t => {
+  const relay = await brokerRelay(t)
+  const exchange = exchangeName(t, admin, 'away')
+  const publisher = await publisherFor(t, { url: relay.url, exchange, publishTimeoutMs: 1500, reconnect: { initialDelayMs: 10, maxDelayMs: 100 } })
+  const inbox = await bindInbox(admin, exchange)
+
+  relay.cut()
+  const err = await publisher.publish('training.started', { job_id: JOB, tenant_id: TENANT, data: { total_products: 1 } }).catch((e: unknown) => e)
+  t.ok(err instanceof PublishTimeoutError, 'a PublishTimeoutError')
+  t.ok(err instanceof Error, 'an Error')
+  t.match(err, {
+    name: 'PublishTimeoutError',
+    code: 'EVENTS_PUBLISH_TIMEOUT',
+    routingKey: 'training.started',
+    timeoutMs: 1500,
+    message: 'publish to "training.started" was not confirmed by the broker within 1500 ms'
+  })
+
+  const back = publisher.publish('training.progress', { job_id: JOB, tenant_id: TENANT, data: { step: 'Data Analysis' } })
+  relay.restore()
+  const sent = await back
+  t.equal((await inbox.next()).properties.messageId, sent.event_id, 'the first to arrive is the one published while away; the timed-out one was dropped')
+})
+
+t.test('a confirm that comes after the timeout is ignored', async t => {
+  const relay = await brokerRelay(t)
+  const exchange = exchangeName(t, admin, 'late')
+  const publisher = await publisherFor(t, { url: relay.url, exchange, publishTimeoutMs: 500 })
+  const inbox = await bindInbox(admin, exchange)
+
+  relay.stall()
+  const late = publisher.publishRaw('training.started', 'late')
+  await t.rejects(late, { code: 'EVENTS_PUBLISH_TIMEOUT' })
+  t.equal((await inbox.next()).content.toString('utf8'), 'late', 'the broker had it: a timeout means "not known to have arrived"')
+  relay.restore()
+  await publisher.publishRaw('training.started', 'next')
+  t.equal((await inbox.next()).content.toString('utf8'), 'next', 'the late confirm settled nothing, and the timed-out message was not sent again')
+  t.equal(await inbox.quiet(100), 0)
+})
+
+function activeTimers (): number {
+  return process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
+}
+
+t.test('close() waits for pending confirms, then refuses publishes and leaves no timer', async t => {
+  const relay = await brokerRelay(t)
+  const exchange = exchangeName(t, admin, 'drain')
+  const timersBefore = activeTimers()
+  const publisher = await createPublisher({ url: relay.url, exchange, reconnect: { initialDelayMs: 10, maxDelayMs: 100 } })
+  const inbox = await bindInbox(admin, exchange)
+
+  relay.cut()
+  let confirmed = false
+  const pending = publisher.publishRaw('training.started', 'pending').then(() => { confirmed = true })
+  const closed = publisher.close()
+  await t.rejects(publisher.publishRaw('training.started', 'refused'), { message: 'publisher closed' }, 'a publish after close() rejects')
+  t.equal(publisher.close(), closed, 'close() again is the same close')
+  relay.restore()
   await closed
-  await t.rejects(publisher.publish('training.started', { job_id: JOB, tenant_id: TENANT, data: { total_products: 1 } }), /closed/i)
+  t.equal(confirmed, true, 'close() resolved after the pending publish was confirmed')
+  await pending
+  t.equal((await inbox.next()).content.toString('utf8'), 'pending')
+  t.equal(activeTimers(), timersBefore, 'no timer left behind')
+})
+
+t.test('close() while the broker is away: pending publishes time out, then it closes', async t => {
+  const relay = await brokerRelay(t)
+  const exchange = exchangeName(t, admin, 'away-close')
+  const timersBefore = activeTimers()
+  const publisher = await createPublisher({ url: relay.url, exchange, publishTimeoutMs: 500, reconnect: { initialDelayMs: 10, maxDelayMs: 100 } })
+  relay.cut()
+  const pending = publisher.publishRaw('training.started', 'never')
+  const closed = publisher.close()
+  await t.rejects(pending, { code: 'EVENTS_PUBLISH_TIMEOUT' })
+  await closed
+  t.equal(activeTimers(), timersBefore, 'no timer left behind, no reconnect going on')
+})
+
+t.test('a shared connection closed for good: publishes time out, the publisher keeps retrying until closed', async t => {
+  const shared = await amqplib.connect(AMQP_URL)
+  const exchange = exchangeName(t, admin, 'shared-gone')
+  const publisher = await createPublisher({ connection: shared, exchange, publishTimeoutMs: 300, reconnect: { initialDelayMs: 10, maxDelayMs: 50 } })
+  await shared.close()
+  await t.rejects(publisher.publishRaw('training.started', 'x'), { name: 'PublishTimeoutError' })
+  await publisher.close()
+  t.pass('closed')
 })
 
 /** A stand-in for an amqplib connection, to reach what a live broker does not do on demand. */
-function fakeConnection (behaviour: { publishError?: unknown }) {
+function fakeConnection (behaviour: {
+  publishError?: unknown
+  /** Runs inside assertExchange of channel `n` (1-based). */
+  onDeclare?: (channel: EventEmitter, n: number) => void
+  /** Awaited before channel `n` is opened. */
+  beforeOpen?: (n: number) => Promise<void>
+}) {
   const calls: Array<[string, ...unknown[]]> = []
-  const channel = {
-    async assertExchange (...args: unknown[]) { calls.push(['assertExchange', ...args]) },
-    publish (exchange: string, key: string, body: Buffer, options: unknown, cb: (err: unknown) => void) {
-      calls.push(['publish', exchange, key, body.toString('utf8'), options])
-      setImmediate(() => cb(behaviour.publishError ?? null))
-      return true
-    },
-    async close () { calls.push(['channel.close']) },
-    on (event: string) { calls.push(['channel.on', event]) }
-  }
+  const channels: EventEmitter[] = []
   const connection = {
-    async createConfirmChannel () { return channel },
+    async createConfirmChannel () {
+      const n = channels.length + 1
+      await behaviour.beforeOpen?.(n)
+      const channel = Object.assign(new EventEmitter(), {
+        async assertExchange (...args: unknown[]) {
+          calls.push(['assertExchange', n, ...args])
+          behaviour.onDeclare?.(channel, n)
+        },
+        publish (exchange: string, key: string, body: Buffer, options: unknown, cb: (err: unknown) => void) {
+          calls.push(['publish', n, exchange, key, body.toString('utf8'), options])
+          setImmediate(() => cb(behaviour.publishError ?? null))
+          return true
+        },
+        async close () { calls.push(['channel.close', n]) }
+      })
+      channels.push(channel)
+      return channel
+    },
     async close () { calls.push(['connection.close']) },
-    on (event: string) { calls.push(['connection.on', event]) }
+    on () {}
   }
-  return { connection: connection as unknown as ChannelModel, calls }
+  return { connection: connection as unknown as ChannelModel, calls, channels }
 }
 
 t.test('without an exchange option, the training.events exchange is used', async t => {
@@ -342,11 +714,18 @@ t.test('without an exchange option, the training.events exchange is used', async
   await publisher.publishRaw('training.started', 'x')
   await publisher.close()
   t.strictSame(fake.calls, [
-    ['channel.on', 'error'],
-    ['assertExchange', 'training.events', 'topic', { durable: true }],
-    ['publish', 'training.events', 'training.started', 'x', { persistent: true, contentType: 'application/json' }],
-    ['channel.close']
+    ['assertExchange', 1, 'training.events', 'topic', { durable: true }],
+    ['publish', 1, 'training.events', 'training.started', 'x', { persistent: true, contentType: 'application/json' }],
+    ['channel.close', 1]
   ], 'declared and published to training.events; a shared connection is not closed')
+})
+
+t.test('a publishTimeoutMs that a timer cannot hold is refused', async t => {
+  const fake = fakeConnection({})
+  for (const publishTimeoutMs of [0, -1, Number.NaN, Infinity, 2 ** 31]) {
+    await t.rejects(createPublisher({ connection: fake.connection, publishTimeoutMs }), { name: 'RangeError', message: /publishTimeoutMs must be from 1 to 2147483647 ms/ }, String(publishTimeoutMs))
+  }
+  t.strictSame(fake.calls, [], 'refused before anything was opened')
 })
 
 t.test('a confirm error that is not an Error is wrapped in one', async t => {
@@ -367,4 +746,29 @@ t.test('a failed channel keeps its own error even if closing the connection fail
   t.teardown(() => { connectImpl = realConnect })
   await t.rejects(spied.createPublisher({ exchange: 'unused' }), { message: 'channel refused' })
   t.equal(closeCalls, 1, 'it tried to close its connection')
+})
+
+t.test('a channel that closes while it is being opened is not used; another one is', async t => {
+  // Closed between the exchange declare and its use: a race a live broker does not produce on demand.
+  const fake = fakeConnection({ onDeclare: (channel, n) => { if (n === 2) channel.emit('close') } })
+  const publisher = await createPublisher({ connection: fake.connection, exchange: 'unused', reconnect: { initialDelayMs: 1, maxDelayMs: 2 } })
+  fake.channels[0]?.emit('close')
+  await publisher.publishRaw('training.started', 'x')
+  await publisher.close()
+  t.strictSame(fake.calls.filter(([name]) => name === 'publish').map(([, n]) => n), [3], 'published on the third channel only')
+})
+
+t.test('close() during a reopen closes the channel that opens afterwards', { timeout: 5000 }, async t => {
+  let release = (): void => {}
+  const opening = new Promise<void>(resolve => { release = resolve })
+  let reopening = (): void => {}
+  const reopened = new Promise<void>(resolve => { reopening = resolve })
+  const fake = fakeConnection({ beforeOpen: async n => { if (n === 2) { reopening(); await opening } } })
+  const publisher = await createPublisher({ connection: fake.connection, exchange: 'unused' })
+  fake.channels[0]?.emit('close')
+  await reopened
+  await publisher.close()
+  release()
+  while (!fake.calls.some(([name, n]) => name === 'channel.close' && n === 2)) await sleep(5)
+  t.strictSame(fake.calls.filter(([name]) => name === 'channel.close'), [['channel.close', 2]], 'the late channel was closed, the lost one was not touched')
 })

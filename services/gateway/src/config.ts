@@ -8,6 +8,8 @@ export const GatewayConfigSchema = Type.Object({
   TRAINING_URLS: Type.String({ minLength: 1, default: 'http://127.0.0.1:8001' }),
   /** How long to wait for one upstream's handshake before trying the next. */
   UPSTREAM_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 3000 }),
+  /** A client whose unsent data stays above 64 KiB this long (it stopped reading) is closed with 1013. */
+  SLOW_CLIENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 })
 })
 export type GatewayConfig = Static<typeof GatewayConfigSchema> & { upstreams: URL[] }

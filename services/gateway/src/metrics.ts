@@ -1,8 +1,10 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
 
+export const CUT_REASONS = ['message_rate', 'slow_client'] as const
+
 export function createGatewayMetrics (registry: Registry) {
   const registers = [registry]
-  return {
+  const metrics = {
     connections: new Gauge({ name: 'gateway_live_connections', help: 'Open client WebSocket connections.', registers }),
     accepted: new Counter({ name: 'gateway_connections_accepted_total', help: 'Client connections proxied to an upstream.', registers }),
     refused: new Counter({
@@ -31,5 +33,8 @@ export function createGatewayMetrics (registry: Registry) {
       registers
     })
   }
+  // Counters start at 0, so a rate or an alert on them sees the first cut.
+  for (const reason of CUT_REASONS) metrics.cuts.inc({ reason }, 0)
+  return metrics
 }
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>

@@ -9,8 +9,11 @@ import type { Upstream } from './upstream.ts'
 export interface ProxyOptions {
   /** Stop reading the other side above this many unsent bytes; resume below half. */
   highWaterMark: number
+  /** A client whose unsent data stays above the high-water mark this long is cut with 1013. */
+  slowClientTimeoutMs: number
   onFrame?: (direction: 'upstream' | 'downstream') => void
   onUpstreamLost?: () => void
+  onSlowClient?: () => void
 }
 
 /** Close codes that may be sent in a close frame (RFC 6455 §7.4). */
@@ -18,23 +21,48 @@ export function isSendableCode (code: number): boolean {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)
 }
 
-function relay (from: WebSocket, to: WebSocket, options: ProxyOptions, direction: 'upstream' | 'downstream') {
+/**
+ * Sends what `from` receives to `to`. Above the high-water mark it stops reading `from`, so the
+ * backlog waits at the sender (the training service bounds it per socket) rather than here.
+ * `onStalled` runs if `to` has not drained below half of it within `stallMs`.
+ */
+function relay (from: WebSocket, to: WebSocket, options: ProxyOptions, direction: 'upstream' | 'downstream', stall?: { ms: number, onStalled: () => void }) {
   let paused = false
+  let stallTimer: NodeJS.Timeout | null = null
   const low = options.highWaterMark / 2
   const drained = () => {
-    if (paused && to.bufferedAmount < low) { paused = false; from.resume() }
+    if (!paused || to.bufferedAmount >= low) return
+    paused = false
+    if (stallTimer !== null) { clearTimeout(stallTimer); stallTimer = null }
+    from.resume()
   }
+  to.once('close', () => { if (stallTimer !== null) clearTimeout(stallTimer) })
   return (data: RawData, isBinary: boolean) => {
     if (to.readyState !== WebSocket.OPEN) return
     to.send(data, { binary: isBinary }, drained)
     options.onFrame?.(direction)
-    if (!paused && to.bufferedAmount > options.highWaterMark) { paused = true; from.pause() }
+    if (!paused && to.bufferedAmount > options.highWaterMark) {
+      paused = true
+      from.pause()
+      if (stall !== undefined) stallTimer = setTimeout(stall.onStalled, stall.ms)
+    }
   }
 }
 
 export function pipeSockets (client: WebSocket, upstream: Upstream, options: ProxyOptions): void {
   const server = upstream.socket
-  const toClient = relay(server, client, options, 'downstream')
+  // A paused upstream does not read, so it would not even see the training service cut this
+  // client: the gateway cuts a client that stopped reading itself.
+  const toClient = relay(server, client, options, 'downstream', {
+    ms: options.slowClientTimeoutMs,
+    onStalled: () => {
+      if (client.readyState !== WebSocket.OPEN) return
+      options.onSlowClient?.()
+      client.close(CloseCode.TryAgainLater, 'client too slow')
+      // Its close frame waits behind what it does not read.
+      setTimeout(() => client.terminate(), 1000).unref()
+    }
+  })
   server.removeAllListeners('message')
   for (const frame of upstream.early) toClient(frame.data, frame.isBinary)
   server.on('message', toClient)

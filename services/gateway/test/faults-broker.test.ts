@@ -1,7 +1,8 @@
 /**
  * Fault injection: the training service loses its broker connection in the
  * middle of a job. It reports not ready, reconnects with back-off, gets its
- * unacked events again and applies each once; live sockets stay open.
+ * unacked events again and applies each once; live sockets stay open. And
+ * a worker's publisher that loses the broker reconnects on its own.
  */
 import t, { type Test } from 'tap'
 import { createPublisher, type Publisher } from '@training-live/events/publisher'
@@ -18,6 +19,7 @@ const PACE_MS = 10
 const CLIENTS = 4
 
 interface Stack {
+  exchange: string
   training: ServiceProcess
   gateway: ServiceProcess
   publisher: Publisher
@@ -40,7 +42,7 @@ async function stack (t: Test, amqpUrl = AMQP_URL): Promise<Stack> {
   const gateway = await startService('gateway', { env: { TRAINING_URLS: training.url } })
   s.started.push(gateway)
   const publisher = await createPublisher({ url: AMQP_URL, exchange: topology.exchange })
-  Object.assign(s, { training, gateway, publisher })
+  Object.assign(s, { exchange: topology.exchange, training, gateway, publisher })
   return s as Stack
 }
 
@@ -130,6 +132,36 @@ t.test('events published while the consumer is cut off from the broker are appli
     `${await metricValue(s.training, 'training_events_total', 'outcome="duplicate"')} duplicates`)
   for (const [i, c] of clients.entries()) {
     t.same(c.closeCodes, [1000], `client ${i}: its socket stayed open through the outage`)
+    assertExactlyOnce(t, c, history, `client ${i}`)
+  }
+})
+
+t.test('the worker\'s publisher loses the broker mid-job: it reconnects on its own and every event arrives once', async t => {
+  const proxy = await new TcpProxy(5672).listen()
+  t.teardown(() => proxy.close())
+  const s = await stack(t)
+  const worker = await createPublisher({ url: `amqp://guest:guest@127.0.0.1:${proxy.port}`, exchange: s.exchange })
+  t.teardown(() => worker.close())
+  const tenantId = uniqueId('tenant')
+  const jobId = uniqueId('job')
+  const clients = await watchers(s, tenantId, jobId)
+  const events = jobOf(tenantId, jobId, PRODUCTS)
+  const publishing = publishPaced(worker, events, 2)
+
+  await allReached(clients, 50)
+  proxy.cut()
+  const cutAt = publishing.published
+  // Publishes made while the broker is unreachable wait in the publisher; none is lost.
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  t.ok(publishing.published - cutAt <= 1, `publishing waits while the broker is unreachable (${publishing.published - cutAt} confirmed after the cut)`)
+  proxy.restore()
+  await publishing.done
+  t.equal(publishing.published, events.length, 'every publish resolved once the broker was reachable again')
+  await Promise.all(clients.map(c => c.done))
+  const history = await fullHistory(s.gateway.wsUrl, tenantId, jobId)
+  t.equal(history.length, events.length, 'the history holds each published event once')
+  for (const [i, c] of clients.entries()) {
+    t.same(c.closeCodes, [1000], `client ${i}: its socket stayed open`)
     assertExactlyOnce(t, c, history, `client ${i}`)
   }
 })

@@ -26,6 +26,7 @@ export class LiveConnection implements LiveSink {
   #closed = false
   #started = false
   #held = false
+  #resumes = 0
 
   constructor (socket: WebSocket, limits: LiveConnectionLimits, hooks: { onCut: (reason: CutReason) => void, onSent: () => void }) {
     this.socket = socket
@@ -55,14 +56,18 @@ export class LiveConnection implements LiveSink {
     this.#pending ??= []
   }
 
-  /** After hold(): sends what the history holds after the last id sent, then the messages held meanwhile. */
-  resume (missed: Array<{ raw: string, id: string }>): void {
+  /**
+   * After hold(): sends what the history holds after the last id sent, then the messages held
+   * meanwhile. Resolves once it is done (or superseded by a later resume, or closed).
+   */
+  async resume (missed: Array<{ raw: string, id: string }>): Promise<void> {
     if (this.#closed || !this.#started) return
+    const generation = ++this.#resumes
+    // Live messages keep being held while the missed ones go out, paced by the client.
+    const current = await this.#replay(missed, () => generation === this.#resumes)
+    if (!current || this.#closed) return
     this.#held = false
-    const buffered = this.#pending ?? []
-    this.#pending = null
-    for (const m of missed) this.push(m.raw, m.id, peekMessage(m.raw)?.terminal ?? false)
-    for (const m of buffered) this.push(m.raw, m.id, m.terminal)
+    this.#flushPending()
   }
 
   push (raw: string, id: string, terminal: boolean): void {
@@ -79,16 +84,17 @@ export class LiveConnection implements LiveSink {
     else this.#sendRaw(PONG)
   }
 
-  /** Sends the snapshot and history, then switches to live. `lastId` is where the snapshot/history stand. */
-  start (snapshot: string, history: Array<{ raw: string, id: string }>, lastId: string | null, finished: boolean): void {
+  /**
+   * Sends the snapshot and history, then switches to live. `lastId` is where the snapshot/history
+   * stand. Resolves once the history is out (it is paced by how fast the client reads).
+   */
+  async start (snapshot: string, history: Array<{ raw: string, id: string }>, lastId: string | null, finished: boolean): Promise<void> {
     if (this.#closed) return
     this.#started = true
     this.#sendRaw(snapshot)
-    this.#lastId = lastId
-    for (const entry of history) {
-      this.#sendRaw(entry.raw)
-      this.#lastId = entry.id
-    }
+    await this.#replay(history, () => true)
+    if (this.#closed) return
+    if (lastId !== null && isAfter(lastId, this.#lastId)) this.#lastId = lastId
     for (; this.#pendingPongs > 0; this.#pendingPongs--) this.#sendRaw(PONG)
     if (finished) {
       this.close(CloseCode.JobFinished, 'job finished', 'job_finished')
@@ -96,9 +102,7 @@ export class LiveConnection implements LiveSink {
     }
     // Held (the subscriber is reconnecting): keep buffering until resume().
     if (this.#held) return
-    const buffered = this.#pending ?? []
-    this.#pending = null
-    for (const m of buffered) this.push(m.raw, m.id, m.terminal)
+    this.#flushPending()
   }
 
   close (code: number, reason: string, cut?: CutReason): void {
@@ -107,6 +111,39 @@ export class LiveConnection implements LiveSink {
     this.#pending = null
     if (cut !== undefined) this.#onCut(cut)
     this.socket.close(code, reason)
+  }
+
+  /**
+   * Sends stored messages after the last id sent, in order. Above half the send-buffer bound it
+   * waits until the socket has flushed, so a long history (a resume after a long absence) goes
+   * out at the client's pace instead of counting as a slow client. Returns false if `current()`
+   * turned false meanwhile (a later replay took over).
+   */
+  async #replay (entries: Array<{ raw: string, id: string }>, current: () => boolean): Promise<boolean> {
+    for (const entry of entries) {
+      if (this.#closed || !current()) return false
+      if (!isAfter(entry.id, this.#lastId)) continue
+      const terminal = peekMessage(entry.raw)?.terminal ?? false
+      if (this.socket.bufferedAmount > this.#limits.maxSendBufferBytes / 2) {
+        this.#lastId = entry.id
+        await new Promise<void>(resolve => {
+          const done = (): void => { this.socket.off('close', done); resolve() }
+          this.socket.on('close', done)
+          this.socket.send(entry.raw, done)
+        })
+        this.#onSent()
+        if (terminal) this.close(CloseCode.JobFinished, 'job finished', 'job_finished')
+      } else {
+        this.#send(entry.raw, entry.id, terminal)
+      }
+    }
+    return !this.#closed && current()
+  }
+
+  #flushPending (): void {
+    const buffered = this.#pending ?? []
+    this.#pending = null
+    for (const m of buffered) this.push(m.raw, m.id, m.terminal)
   }
 
   #send (raw: string, id: string, terminal: boolean): void {

@@ -83,6 +83,11 @@ async function live (fastify: FastifyInstance) {
     client.on('message', () => { admit() })
     pipeSockets(client, upstream, {
       highWaterMark: HIGH_WATER_MARK,
+      slowClientTimeoutMs: c.SLOW_CLIENT_TIMEOUT_MS,
+      onSlowClient: () => {
+        metrics.cuts.inc({ reason: 'slow_client' })
+        log.warn('client stopped reading: closing with 1013')
+      },
       onFrame: direction => metrics.frames.inc({ direction }),
       onUpstreamLost: () => { metrics.upstreamLost.inc(); log.warn({ upstream: upstream.url }, 'upstream lost') }
     })

@@ -82,7 +82,8 @@ async function live (fastify: FastifyInstance) {
           connection.close(CloseCode.UpstreamLost, 'history lost')
           return
         }
-        connection.resume(read.messages)
+        // Paced by the client; a later resync supersedes it.
+        void connection.resume(read.messages)
       } catch (err) {
         fastify.log.warn({ err, tenant_id: tenantId, job_id: jobId }, 'could not resync a live socket; closing it')
         connection.close(CloseCode.UpstreamLost, 'state unavailable')
@@ -162,8 +163,8 @@ async function live (fastify: FastifyInstance) {
           type: MessageType.Connected, job_id: jobId, tenant_id: tenantId, timestamp: new Date().toISOString(), data: snapshot
         }
         // Without last_id the client starts from the snapshot; either way it is at read.lastId after this.
-        connection.start(JSON.stringify(message), history, read.lastId, isTerminal(read.state.status))
-        log.debug({ last_id: lastIdParam, replayed: history.length }, 'live client started')
+        log.debug({ last_id: lastIdParam, replayed: history.length }, 'live client starting')
+        return connection.start(JSON.stringify(message), history, read.lastId, isTerminal(read.state.status))
       })
       .catch(err => {
         log.error({ err }, 'could not start live stream')
