@@ -10,6 +10,29 @@ import { setTimeout as sleep } from 'node:timers/promises'
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 export const TEST_SECRET = 'test-secret-0123456789abcdef'
 
+const children = new Set<ChildProcess>()
+let reaping = false
+
+/**
+ * Kills `child` (SIGKILL) if this test process ends first: on a normal exit, and on the signals
+ * that end it without an 'exit' event (a runner's timeout, Ctrl-C), so no service outlives its test.
+ */
+export function reapOnExit (child: ChildProcess): void {
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+  if (reaping) return
+  reaping = true
+  const reapAll = () => { for (const c of children) c.kill('SIGKILL') }
+  process.once('exit', reapAll)
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      reapAll()
+      // Then end as the signal would have.
+      process.kill(process.pid, signal)
+    })
+  }
+}
+
 export async function freePort (): Promise<number> {
   const server = createServer()
   server.listen(0, '127.0.0.1')
@@ -56,10 +79,7 @@ export async function startService (service: 'training' | 'gateway', options: St
   child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
   const exited = once(child, 'exit')
-  // If the test process dies (a tap timeout, a crash), do not leave services behind.
-  const reap = () => { child.kill('SIGKILL') }
-  process.once('exit', reap)
-  void exited.then(() => process.removeListener('exit', reap))
+  reapOnExit(child)
   const url = `http://127.0.0.1:${port}`
   const proc: ServiceProcess = {
     name: service,

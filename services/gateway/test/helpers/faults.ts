@@ -15,7 +15,7 @@ import { promisify } from 'node:util'
 import type { Test } from 'tap'
 import { compareStreamIds, type TrainingEvent } from '@training-live/events'
 import type { Publisher } from '@training-live/events/publisher'
-import { LiveClient, freePort, jobEvents, liveUrl, mintToken, type ResumingClient } from '@training-live/test-kit'
+import { LiveClient, freePort, jobEvents, liveUrl, mintToken, reapOnExit, type ResumingClient } from '@training-live/test-kit'
 
 const run = promisify(execFile)
 
@@ -226,9 +226,7 @@ export class OwnedRedis {
     }
     const child = spawn('redis-server', args, { stdio: 'ignore' })
     this.#child = child
-    const reap = () => { child.kill('SIGKILL') }
-    process.once('exit', reap)
-    child.once('exit', () => process.removeListener('exit', reap))
+    reapOnExit(child)
     const deadline = Date.now() + 10_000
     while ((await this.cli('PING').catch(() => '')) !== 'PONG') {
       if (Date.now() > deadline || !this.running) throw new Error(`redis-server on ${this.port} did not start`)
