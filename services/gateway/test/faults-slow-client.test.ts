@@ -56,6 +56,19 @@ class CountingClient {
   }
 }
 
+/** A reading client that only counts frames. */
+class FrameCounter {
+  readonly socket: WebSocket
+  readonly closed: Promise<number>
+  frames = 0
+
+  constructor (url: string) {
+    this.socket = new WebSocket(url)
+    this.socket.on('message', () => { this.frames++ })
+    this.closed = new Promise(resolve => this.socket.on('close', code => resolve(code)))
+  }
+}
+
 async function rssMb (pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
@@ -125,7 +138,12 @@ async function burst (t: Test, withSlow: boolean): Promise<BurstResult> {
       jobId, via: s.name, client: new LiveClient(liveUrl(s.wsUrl, tenantId, jobId, { token }))
     }))))
     : []
-  sockets.push(...readers.map(r => r.client), ...slow.map(s => s.client))
+  // The control has as many clients, reading (counting frames, not parsing them): the same work
+  // for the services, but for clients that keep up.
+  const extra = withSlow
+    ? []
+    : jobIds.flatMap(jobId => services.flatMap(s => Array.from({ length: SLOW_PER_JOB }, () => new FrameCounter(liveUrl(s.wsUrl, tenantId, jobId, { token })))))
+  sockets.push(...readers.map(r => r.client), ...slow.map(s => s.client), ...extra)
   await eventually('every client has its snapshot', () => readers.every(r => r.client.snapshot) && slow.every(s => s.client.messages.length > 0))
   for (const s of slow) tcpOf(s.client).pause()
   const cutBefore = await Promise.all([
@@ -171,6 +189,9 @@ async function burst (t: Test, withSlow: boolean): Promise<BurstResult> {
     t.ok(slowGot.every(n => n < EVENTS_PER_JOB), `each slow client got only part of its job's ${EVENTS_PER_JOB} events before it was cut (at most ${Math.max(...slowGot)})`)
   } else {
     t.same(cut, [0, 0], 'no client was cut as slow')
+    const extraCodes = await Promise.all(extra.map(c => c.closed))
+    t.ok(extraCodes.every(code => code === 1000) && extra.every(c => c.frames === EVENTS_PER_JOB + 1),
+      `the ${extra.length} other reading clients each got the snapshot and all ${EVENTS_PER_JOB} events`)
   }
 
   const histories = new Map(await Promise.all(jobIds.map(async jobId => [jobId, await fullHistory(gateway.wsUrl, tenantId, jobId)] as const)))
@@ -208,7 +229,7 @@ t.test(`clients that stop reading under a burst of ${EVENTS} events are cut, mem
   }
 })
 
-t.test('control: the same burst with every client reading (latency to compare)', async t => {
+t.test('control: the same burst with as many clients, all reading (latency to compare)', async t => {
   const control = await burst(t, false)
   for (const via of ['gateway', 'training']) {
     t.comment(`readers ${via === 'gateway' ? 'through the gateway' : 'direct'}: with slow clients ${describe(withSlow.latencies[via] as number[])}; ` +
