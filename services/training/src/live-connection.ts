@@ -5,7 +5,7 @@
  */
 import type { WebSocket } from 'ws'
 import { CloseCode, MessageType } from '@training-live/events'
-import { isAfter, peekMessage, type LiveSink } from './live-hub.ts'
+import { isAfter, peekMessage, type LiveData, type LiveSink } from './live-hub.ts'
 
 export interface LiveConnectionLimits {
   maxSendBufferBytes: number
@@ -20,7 +20,7 @@ export class LiveConnection implements LiveSink {
   readonly #limits: LiveConnectionLimits
   readonly #onCut: (reason: CutReason) => void
   readonly #onSent: () => void
-  #pending: Array<{ raw: string, id: string, terminal: boolean }> | null = []
+  #pending: Array<{ raw: LiveData, id: string, terminal: boolean }> | null = []
   #pendingPongs = 0
   #lastId: string | null = null
   #closed = false
@@ -70,7 +70,7 @@ export class LiveConnection implements LiveSink {
     this.#flushPending()
   }
 
-  push (raw: string, id: string, terminal: boolean): void {
+  push (raw: LiveData, id: string, terminal: boolean): void {
     if (this.#pending !== null) {
       this.#pending.push({ raw, id, terminal })
       return
@@ -146,13 +146,13 @@ export class LiveConnection implements LiveSink {
     for (const m of buffered) this.push(m.raw, m.id, m.terminal)
   }
 
-  #send (raw: string, id: string, terminal: boolean): void {
+  #send (raw: LiveData, id: string, terminal: boolean): void {
     this.#sendRaw(raw)
     this.#lastId = id
     if (terminal) this.close(CloseCode.JobFinished, 'job finished', 'job_finished')
   }
 
-  #sendRaw (raw: string): void {
+  #sendRaw (raw: LiveData): void {
     if (this.#closed) return
     if (this.socket.bufferedAmount > this.#limits.maxSendBufferBytes) {
       // A client that does not read must not grow this process's memory or slow the others.
@@ -161,7 +161,8 @@ export class LiveConnection implements LiveSink {
       setTimeout(() => socket.terminate(), 1000).unref()
       return
     }
-    this.socket.send(raw)
+    // Bytes from Redis are a text frame's payload as they are (UTF-8 JSON).
+    this.socket.send(raw, { binary: false })
     this.#onSent()
   }
 }

@@ -11,10 +11,13 @@ export interface ChannelSubscriber {
   unsubscribe (channel: string): Promise<unknown>
 }
 
+/** A message's JSON text: as Redis delivered it (bytes, shared by every socket) or as a string. */
+export type LiveData = Buffer | string
+
 /** A local receiver of a job's messages (a live socket). */
 export interface LiveSink {
   /** `raw` is the message text, `id` its stream id, `terminal` true for completed/failed. */
-  push (raw: string, id: string, terminal: boolean): void
+  push (raw: LiveData, id: string, terminal: boolean): void
 }
 
 interface Topic {
@@ -22,10 +25,11 @@ interface Topic {
   subscribed: Promise<unknown>
 }
 
-/** Reads what the hub needs from a published message without a full parse. */
-export function peekMessage (raw: string): { id: string, terminal: boolean } | null {
-  // Messages are written by this service as `{"id":"<id>","type":"<type>",…`.
-  const match = /^\{"id":"(\d+-\d+)","type":"([a-z_]+)"/.exec(raw)
+/** Reads what the hub needs from a published message without a full parse (or, for bytes, a full decode). */
+export function peekMessage (raw: LiveData): { id: string, terminal: boolean } | null {
+  // Messages are written by this service as `{"id":"<id>","type":"<type>",…`: all within the first 80 bytes.
+  const head = typeof raw === 'string' ? raw : raw.toString('latin1', 0, 80)
+  const match = /^\{"id":"(\d+-\d+)","type":"([a-z_]+)"/.exec(head)
   if (match === null) return null
   const type = match[2]
   return { id: match[1] as string, terminal: type === 'completed' || type === 'failed' }
@@ -60,7 +64,8 @@ export class LiveHub {
     }
   }
 
-  deliver (channel: string, raw: string): void {
+  /** Sends one message to every local socket of the job: the same bytes to each, encoded once. */
+  deliver (channel: string, raw: LiveData): void {
     const topic = this.#topics.get(channel)
     if (topic === undefined) return
     const peek = peekMessage(raw)

@@ -36,7 +36,8 @@ async function live (fastify: FastifyInstance) {
     subscribe: channel => fastify.redisSubscriber.subscribe(channel),
     unsubscribe: channel => fastify.redisSubscriber.unsubscribe(channel)
   })
-  fastify.redisSubscriber.on('message', (channel: string, message: string) => hub.deliver(channel, message))
+  // The bytes as Redis sent them: not decoded here, nor encoded again for each socket.
+  fastify.redisSubscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => hub.deliver(channel.toString(), message))
 
   // Pub/sub does not queue: what is published while the subscriber reconnects never reaches it.
   // So every socket is held from the moment it drops; once it is back and subscribed again, each
