@@ -12,6 +12,7 @@
  *   pnpm bench --duration 20         # shorter steady runs
  *   pnpm bench --only gateway-100x100,bare-100x100
  *   pnpm bench --curve               # 1k, 5k, 10k, 18k clients, bare and through gateways
+ *   pnpm bench --profile /tmp/prof   # and a .cpuprofile per service process (summarize: pnpm bench:profile /tmp/prof)
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -34,6 +35,8 @@ const { values: args } = parseArgs({
     gateways: { type: 'string', default: '2' },
     only: { type: 'string' },
     curve: { type: 'boolean', default: false },
+    /** Write a CPU profile of each service process into this folder (see profile.ts). */
+    profile: { type: 'string' },
     out: { type: 'string', default: fileURLToPath(new URL('../results/', import.meta.url)) }
   }
 })
@@ -126,7 +129,7 @@ function rssMB (pid: number): number {
 async function runScenario (s: Scenario): Promise<ScenarioResult> {
   const runId = randomUUID().slice(0, 8)
   const jobs = await makeJobs(s.jobs, runId)
-  const stack: Stack = await startStack(s.target, jobs, s.gateways)
+  const stack: Stack = await startStack(s.target, jobs, s.gateways, args.profile === undefined ? undefined : `${args.profile}/${s.name}`)
   const workers = Array.from({ length: Math.ceil(s.clients / CLIENTS_PER_WORKER) }, () => new Worker())
   try {
     await stack.prepare()

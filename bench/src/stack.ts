@@ -80,22 +80,24 @@ async function startBare (jobs: Job[]): Promise<Stack> {
   }
 }
 
-async function startReal (jobs: Job[], gateways: number): Promise<Stack> {
+async function startReal (jobs: Job[], gateways: number, profileDir?: string): Promise<Stack> {
+  // With a profile, each service writes a .cpuprofile when it exits (so it is stopped with SIGTERM).
+  const execArgv = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
   const topology: Topology = testTopology('bench')
   const started: ServiceProcess[] = []
   let publisher: Publisher | undefined
   const stop = async () => {
     await publisher?.close()
-    await Promise.all(started.map(p => p.stop('SIGKILL')))
+    await Promise.all(started.map(p => p.stop(profileDir === undefined ? 'SIGKILL' : 'SIGTERM')))
     await deleteTopology(topology)
     await deleteKeys(topology.env.REDIS_KEY_PREFIX as string)
   }
   try {
-    const training = await startService('training', { env: { ...topology.env, ...LIMITS } })
+    const training = await startService('training', { env: { ...topology.env, ...LIMITS }, execArgv })
     started.push(training)
     const fronts: ServiceProcess[] = []
     for (let g = 0; g < gateways; g++) {
-      const gateway = await startService('gateway', { env: { TRAINING_URLS: training.url, ...LIMITS } })
+      const gateway = await startService('gateway', { env: { TRAINING_URLS: training.url, ...LIMITS }, execArgv })
       started.push(gateway)
       fronts.push(gateway)
     }
@@ -137,7 +139,7 @@ async function startReal (jobs: Job[], gateways: number): Promise<Stack> {
   }
 }
 
-export function startStack (target: Target, jobs: Job[], gateways: number): Promise<Stack> {
+export function startStack (target: Target, jobs: Job[], gateways: number, profileDir?: string): Promise<Stack> {
   if (target === 'bare') return startBare(jobs)
-  return startReal(jobs, target === 'direct' ? 0 : gateways)
+  return startReal(jobs, target === 'direct' ? 0 : gateways, profileDir)
 }

@@ -58,12 +58,14 @@ export interface StartOptions {
   /** Wait until GET /ready answers 200 (default), or only until /health answers. */
   waitFor?: 'ready' | 'health' | 'exit'
   timeoutMs?: number
+  /** Extra Node options for the service process (e.g. `--cpu-prof`, which NODE_OPTIONS does not take). */
+  execArgv?: string[]
 }
 
 export async function startService (service: 'training' | 'gateway', options: StartOptions = {}): Promise<ServiceProcess> {
   const port = options.env?.PORT ?? String(await freePort())
   const cwd = `${ROOT}services/${service}`
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...(options.execArgv ?? []), '--import', 'tsx', 'src/server.ts'], {
     cwd,
     env: {
       PATH: process.env.PATH,
