@@ -8,12 +8,40 @@ export function isStreamId (value: string): boolean {
   return STREAM_ID_PATTERN.test(value)
 }
 
-/** Compares two stream ids numerically: negative, zero or positive. */
+/**
+ * Compares two decimal digit strings by value, without converting them: the
+ * parts of an id go up to 20 digits, past what a number holds exactly, and
+ * this runs for every message and socket, where BigInt would allocate.
+ */
+function compareDecimal (a: string, b: string): number {
+  let i = 0
+  while (i < a.length - 1 && a.charCodeAt(i) === 48) i++
+  let j = 0
+  while (j < b.length - 1 && b.charCodeAt(j) === 48) j++
+  const la = a.length - i
+  const lb = b.length - j
+  if (la !== lb) return la < lb ? -1 : 1
+  for (; i < a.length; i++, j++) {
+    const d = a.charCodeAt(i) - b.charCodeAt(j)
+    if (d !== 0) return d < 0 ? -1 : 1
+  }
+  return 0
+}
+
+/** Compares two stream ids numerically: negative, zero or positive. A missing part counts as 0. */
 export function compareStreamIds (a: string, b: string): number {
-  const [am = '0', as = '0'] = a.split('-')
-  const [bm = '0', bs = '0'] = b.split('-')
-  const ms = BigInt(am) - BigInt(bm)
-  if (ms !== 0n) return ms < 0n ? -1 : 1
-  const seq = BigInt(as) - BigInt(bs)
-  return seq === 0n ? 0 : (seq < 0n ? -1 : 1)
+  if (a === b) return 0
+  const [am, as] = parts(a)
+  const [bm, bs] = parts(b)
+  return compareDecimal(am, bm) || compareDecimal(as, bs)
+}
+
+/** The "<ms>" and "<seq>" parts of an id, '0' where missing. */
+function parts (id: string): [string, string] {
+  const dash = id.indexOf('-')
+  if (dash < 0) return [id === '' ? '0' : id, '0']
+  const next = id.indexOf('-', dash + 1)
+  const ms = id.slice(0, dash)
+  const seq = id.slice(dash + 1, next < 0 ? id.length : next)
+  return [ms === '' ? '0' : ms, seq === '' ? '0' : seq]
 }

@@ -37,9 +37,14 @@ function relay (from: WebSocket, to: WebSocket, options: ProxyOptions, direction
     from.resume()
   }
   to.once('close', () => { if (stallTimer !== null) clearTimeout(stallTimer) })
+  const text = { binary: false }
+  const binary = { binary: true }
   return (data: RawData, isBinary: boolean) => {
     if (to.readyState !== WebSocket.OPEN) return
-    to.send(data, { binary: isBinary }, drained)
+    // Only a frame that may take the backlog over the low mark needs to report its flush: the last
+    // such one to flush finds the backlog drained. The others go without a callback.
+    const size = Array.isArray(data) ? low : (data as Buffer).byteLength
+    to.send(data, isBinary ? binary : text, to.bufferedAmount + size > low ? drained : undefined)
     options.onFrame?.(direction)
     if (!paused && to.bufferedAmount > options.highWaterMark) {
       paused = true

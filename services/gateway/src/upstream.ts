@@ -50,7 +50,9 @@ export class UpstreamPool {
     const url = new URL(pathAndQuery, base)
     url.protocol = base.protocol === 'https:' || base.protocol === 'wss:' ? 'wss:' : 'ws:'
     return new Promise(resolve => {
-      const socket = new WebSocket(url, { headers, handshakeTimeout: this.#timeoutMs, perMessageDeflate: false })
+      // The frames come from our own training service and go to the client unchanged: the client
+      // checks their UTF-8, so the gateway does not do it a second time.
+      const socket = new WebSocket(url, { headers, handshakeTimeout: this.#timeoutMs, perMessageDeflate: false, skipUTF8Validation: true })
       const early: Upstream['early'] = []
       const keep = (data: RawData, isBinary: boolean) => { early.push({ data, isBinary }) }
       socket.on('message', keep)
