@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import type { FastifyServerOptions, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyServerOptions, FastifyRequest } from 'fastify'
 
 const require = createRequire(import.meta.url)
 
@@ -27,4 +27,19 @@ export function loggerOptions (level: string, service: string): FastifyServerOpt
       }
     }
   }
+}
+
+/**
+ * A child logger made on first use: most live connections never log, and
+ * making a pino child (serializing its bindings) for each would cost every
+ * handshake.
+ */
+export function lazyChild (parent: FastifyBaseLogger, bindings: Record<string, unknown>): () => FastifyBaseLogger {
+  let child: FastifyBaseLogger | undefined
+  return () => (child ??= parent.child(bindings))
+}
+
+/** Whether `logger` writes debug lines, to skip building what they would say. */
+export function logsDebug (logger: FastifyBaseLogger): boolean {
+  return logger.level === 'debug' || logger.level === 'trace'
 }

@@ -8,7 +8,7 @@ import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import WebSocket from 'ws'
 import { CloseCode, LIVE_PATH, LiveParams, LiveQuery } from '@training-live/events'
-import { ConnectionLimiter, Heartbeat, holdConnectionSlot, inboundRateLimit, selectProtocol } from '@training-live/service-kit'
+import { ConnectionLimiter, Heartbeat, holdConnectionSlot, inboundRateLimit, lazyChild, logsDebug, selectProtocol } from '@training-live/service-kit'
 import { GatewayErrors } from '../errors.ts'
 import { pipeSockets } from '../proxy.ts'
 import { UpstreamPool, type Upstream } from '../upstream.ts'
@@ -70,7 +70,7 @@ async function live (fastify: FastifyInstance) {
     }
   }, (client, request) => {
     const upstream = request.upstream as Upstream
-    const log = request.log.child({ tenant_id: request.principal?.tenant_id, job_id: (request.params as { job_id: string }).job_id })
+    const log = lazyChild(request.log, { tenant_id: request.principal?.tenant_id, job_id: (request.params as { job_id: string }).job_id })
     clients.add(client)
     clients.add(upstream.socket)
     heartbeat.add(client)
@@ -80,7 +80,7 @@ async function live (fastify: FastifyInstance) {
     // the rate is cut (and stops being read) as soon as possible.
     const admit = inboundRateLimit(client, c.MAX_INBOUND_MESSAGES_PER_SECOND, () => {
       metrics.cuts.inc({ reason: 'message_rate' })
-      log.warn('client over the inbound message rate: closing with 1008')
+      log().warn('client over the inbound message rate: closing with 1008')
     })
     client.on('message', () => { admit() })
     pipeSockets(client, upstream, {
@@ -88,16 +88,16 @@ async function live (fastify: FastifyInstance) {
       slowClientTimeoutMs: c.SLOW_CLIENT_TIMEOUT_MS,
       onSlowClient: () => {
         metrics.cuts.inc({ reason: 'slow_client' })
-        log.warn('client stopped reading: closing with 1013')
+        log().warn('client stopped reading: closing with 1013')
       },
       onFrame: direction => frameCounters[direction].inc(),
-      onUpstreamLost: () => { metrics.upstreamLost.inc(); log.warn({ upstream: upstream.url }, 'upstream lost') }
+      onUpstreamLost: () => { metrics.upstreamLost.inc(); log().warn({ upstream: upstream.url }, 'upstream lost') }
     })
     client.on('close', (code) => {
       clients.delete(client)
       clients.delete(upstream.socket)
       metrics.connections.dec()
-      log.debug({ code }, 'client closed')
+      if (logsDebug(request.log)) log().debug({ code }, 'client closed')
     })
   })
 

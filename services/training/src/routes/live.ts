@@ -9,7 +9,7 @@ import {
   CloseCode, LIVE_PATH, LiveParams, LiveQuery, MessageType, isTerminal, snapshotOf,
   type ConnectedMessage
 } from '@training-live/events'
-import { ConnectionLimiter, Heartbeat, holdConnectionSlot, inboundRateLimit, selectProtocol } from '@training-live/service-kit'
+import { ConnectionLimiter, Heartbeat, holdConnectionSlot, inboundRateLimit, lazyChild, logsDebug, selectProtocol } from '@training-live/service-kit'
 import { TrainingErrors } from '../errors.ts'
 import { LiveHub } from '../live-hub.ts'
 import { LiveConnection } from '../live-connection.ts'
@@ -118,7 +118,7 @@ async function live (fastify: FastifyInstance) {
   }, (socket, request) => {
     const { tenant_id: tenantId, job_id: jobId } = request.params as { tenant_id: string, job_id: string }
     const { last_id: lastIdParam } = request.query as { last_id?: string }
-    const log = request.log.child({ tenant_id: tenantId, job_id: jobId })
+    const log = lazyChild(request.log, { tenant_id: tenantId, job_id: jobId })
     const channel = store.channel(tenantId, jobId)
     const connection = new LiveConnection(socket, { maxSendBufferBytes: c.MAX_SEND_BUFFER_BYTES }, {
       onCut: reason => metrics.liveCuts.inc({ reason }),
@@ -130,7 +130,7 @@ async function live (fastify: FastifyInstance) {
 
     const admit = inboundRateLimit(socket, c.MAX_INBOUND_MESSAGES_PER_SECOND, () => {
       metrics.liveCuts.inc({ reason: 'message_rate' })
-      log.warn('client over the inbound message rate: closing with 1008')
+      log().warn('client over the inbound message rate: closing with 1008')
     }, (code, reason) => connection.close(code, reason))
 
     // Listeners are attached synchronously, before any await, so no frame is missed.
@@ -164,11 +164,11 @@ async function live (fastify: FastifyInstance) {
           type: MessageType.Connected, job_id: jobId, tenant_id: tenantId, timestamp: new Date().toISOString(), data: snapshot
         }
         // Without last_id the client starts from the snapshot; either way it is at read.lastId after this.
-        log.debug({ last_id: lastIdParam, replayed: history.length }, 'live client starting')
+        if (logsDebug(request.log)) log().debug({ last_id: lastIdParam, replayed: history.length }, 'live client starting')
         return connection.start(JSON.stringify(message), history, read.lastId, isTerminal(read.state.status))
       })
       .catch(err => {
-        log.error({ err }, 'could not start live stream')
+        log().error({ err }, 'could not start live stream')
         connection.close(CloseCode.UpstreamLost, 'state unavailable')
       })
     jobOf.set(connection, { tenantId, jobId, started })
