@@ -149,8 +149,7 @@ async function runScenario (s: Scenario): Promise<ScenarioResult> {
     for (const c of connected) for (const [e, n] of Object.entries(c.errors)) errors[e] = (errors[e] ?? 0) + n
     const connectedCount = connected.reduce((a, c) => a + c.connected, 0)
     console.log(`  ${connectedCount} of ${s.clients} connected in ${connectSeconds.toFixed(1)} s${Object.keys(errors).length > 0 ? `; failures: ${JSON.stringify(errors)}` : ''}`)
-    await sleep(2000)
-    const rssConnected = stack.measured.map(p => rssMB(p.pid))
+    const rssConnected = await settledRss(stack.measured.map(p => p.pid))
 
     // Watchers per job, for the expected deliveries.
     const watchers = new Array<number>(s.jobs).fill(0)
@@ -235,6 +234,23 @@ async function runScenario (s: Scenario): Promise<ScenarioResult> {
     for (const w of workers) w.stop()
     await stack.stop()
   }
+}
+
+/**
+ * RSS once it stops falling: right after the handshakes, the heap still holds their garbage, which
+ * V8's memory reducer returns within seconds of going quiet. Samples every second, for at most 20 s,
+ * until the total has not fallen by 1 % over 4 s.
+ */
+async function settledRss (pids: number[]): Promise<number[]> {
+  const samples: number[][] = []
+  const total = (x: number[]) => x.reduce((a, b) => a + b, 0)
+  for (let i = 0; i < 20; i++) {
+    await sleep(1000)
+    samples.push(pids.map(rssMB))
+    const back = samples[samples.length - 5]
+    if (back !== undefined && total(samples.at(-1) as number[]) > 0.99 * total(back)) break
+  }
+  return samples.at(-1) as number[]
 }
 
 function round (n: number): number {

@@ -70,6 +70,7 @@ export function pipeSockets (client: WebSocket, upstream: Upstream, options: Pro
   })
   server.removeAllListeners('message')
   for (const frame of upstream.early) toClient(frame.data, frame.isBinary)
+  upstream.early.length = 0
   server.on('message', toClient)
   client.on('message', relay(client, server, options, 'upstream'))
 

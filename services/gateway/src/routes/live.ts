@@ -63,9 +63,11 @@ async function live (fastify: FastifyInstance) {
       }
       if (upstream.kind === 'failed') throw new GatewayErrors.UpstreamUnavailable()
       request.upstream = upstream
-      // If the client goes away before the upgrade completes, do not leak the upstream.
+      // If the client goes away before the upgrade completes, do not leak the upstream. (The
+      // listener holds the upstream socket only, not the request, for the connection's life.)
+      const upstreamSocket = upstream.socket
       request.raw.socket.once('close', () => {
-        if (request.upstream !== undefined && !clients.has(request.upstream.socket)) request.upstream.socket.terminate()
+        if (!clients.has(upstreamSocket)) upstreamSocket.terminate()
       })
     }
   }, (client, request) => {
