@@ -10,8 +10,11 @@ export const TrainingConfigSchema = Type.Object({
   AMQP_QUEUE: Type.String({ minLength: 1, default: QUEUE }),
   AMQP_DEAD_LETTER_EXCHANGE: Type.String({ minLength: 1, default: DEAD_LETTER_EXCHANGE }),
   AMQP_DEAD_LETTER_QUEUE: Type.String({ minLength: 1, default: DEAD_LETTER_QUEUE }),
-  /** Unacknowledged deliveries the consumer holds at once; events of different jobs are applied concurrently. */
-  AMQP_PREFETCH: Type.Integer({ minimum: 1, maximum: 65535, default: 100 }),
+  /**
+   * Unacknowledged deliveries the consumer holds at once. Events of different jobs are applied
+   * concurrently, those of one job committed together; see docs/ingest-notes.md for the choice.
+   */
+  AMQP_PREFETCH: Type.Integer({ minimum: 1, maximum: 65535, default: 5000 }),
   REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9._:-]*$', default: 'training-live:' }),
   /** Most live messages kept per job for resume (approximate, trimmed in whole nodes). */
@@ -20,6 +23,10 @@ export const TrainingConfigSchema = Type.Object({
   HISTORY_MAX_AGE_SECONDS: Type.Integer({ minimum: 1, default: 24 * 3600 }),
   /** A job's state and history expire this long after its last event. */
   JOB_TTL_SECONDS: Type.Integer({ minimum: 60, default: 7 * 24 * 3600 }),
+  /** Most idle jobs whose state the consumer keeps in memory (LRU); terminal jobs are not kept. */
+  JOB_CACHE_MAX_JOBS: Type.Integer({ minimum: 0, default: 10_000 }),
+  /** Most event ids plus product names over the jobs kept in memory (about 100 bytes each). */
+  JOB_CACHE_MAX_MEMBERS: Type.Integer({ minimum: 0, default: 1_000_000 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 })
 })
 export type TrainingConfig = Static<typeof TrainingConfigSchema>

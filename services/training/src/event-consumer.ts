@@ -42,12 +42,70 @@ export async function declareTopology (channel: Channel, o: TopologyOptions): Pr
 const RETRY_MIN_MS = 50
 const RETRY_MAX_MS = 5000
 
+/**
+ * Settles one channel's deliveries. Acks are sent once per turn of the event loop: the longest
+ * run of handled deliveries at the front (in delivery order) with one `multiple` ack, the others
+ * one by one. So a commit that returns many events costs one frame, not one each, and an ack never
+ * covers a delivery that was not handled (one held back while draining stays unacknowledged).
+ */
+export class Acks {
+  readonly #channel: Channel
+  /** Deliveries not settled yet, in delivery order; true once handled. */
+  readonly #unsettled = new Map<number, { msg: ConsumeMessage, handled: boolean }>()
+  #handled: ConsumeMessage[] = []
+  #scheduled = false
+
+  constructor (channel: Channel) {
+    this.#channel = channel
+  }
+
+  delivered (msg: ConsumeMessage): void {
+    this.#unsettled.set(msg.fields.deliveryTag, { msg, handled: false })
+  }
+
+  ack (msg: ConsumeMessage): void {
+    const entry = this.#unsettled.get(msg.fields.deliveryTag)
+    if (entry === undefined) return
+    entry.handled = true
+    this.#handled.push(msg)
+    if (this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => this.flush())
+  }
+
+  /** Dead-letters at once. */
+  reject (msg: ConsumeMessage): void {
+    this.#unsettled.delete(msg.fields.deliveryTag)
+    safely(() => this.#channel.nack(msg, false, false))
+  }
+
+  /** Sends the acks due now. */
+  flush (): void {
+    this.#scheduled = false
+    let upTo: ConsumeMessage | null = null
+    for (const [tag, entry] of this.#unsettled) {
+      if (!entry.handled) break
+      this.#unsettled.delete(tag)
+      upTo = entry.msg
+    }
+    if (upTo !== null) {
+      const last = upTo
+      safely(() => this.#channel.ack(last, true))
+    }
+    for (const msg of this.#handled) {
+      if (this.#unsettled.delete(msg.fields.deliveryTag)) safely(() => this.#channel.ack(msg))
+    }
+    this.#handled = []
+  }
+}
+
 export class EventConsumer {
   readonly #sink: EventSink
   readonly #metrics: TrainingMetrics
   readonly #log: FastifyBaseLogger
   readonly #inFlight = new Set<Promise<void>>()
   #channel: Channel | null = null
+  #acks: Acks | null = null
   #consumerTag: string | null = null
   #stopping = false
 
@@ -67,9 +125,11 @@ export class EventConsumer {
     if (this.#stopping) { await channel.close().catch(() => {}); return }
     await declareTopology(channel, o)
     await channel.prefetch(o.prefetch)
+    const acks = new Acks(channel)
     this.#channel = channel
+    this.#acks = acks
     channel.on('close', () => {
-      if (this.#channel === channel) { this.#channel = null; this.#consumerTag = null }
+      if (this.#channel === channel) { this.#channel = null; this.#acks = null; this.#consumerTag = null }
     })
     const { consumerTag } = await channel.consume(o.queue, msg => {
       if (msg === null) {
@@ -77,10 +137,11 @@ export class EventConsumer {
         this.#consumerTag = null
         return
       }
+      acks.delivered(msg)
       // Draining: left unacked, it goes back to the queue, in its place, when stop() closes the channel.
       if (this.#stopping) return
       // #handle is written not to throw; should it ever, log rather than crash the process.
-      const work = this.#handle(channel, msg).catch(err => { this.#log.error({ err }, 'event handling failed; left unacked') })
+      const work = this.#handle(channel, acks, msg).catch(err => { this.#log.error({ err }, 'event handling failed; left unacked') })
       this.#inFlight.add(work)
       void work.finally(() => this.#inFlight.delete(work))
     }, { noAck: false })
@@ -97,13 +158,15 @@ export class EventConsumer {
   async stop (): Promise<void> {
     this.#stopping = true
     await Promise.allSettled([...this.#inFlight])
+    this.#acks?.flush()
     const channel = this.#channel
     this.#channel = null
+    this.#acks = null
     this.#consumerTag = null
     if (channel !== null) await channel.close().catch(() => {})
   }
 
-  async #handle (channel: Channel, msg: ConsumeMessage): Promise<void> {
+  async #handle (channel: Channel, acks: Acks, msg: ConsumeMessage): Promise<void> {
     if (msg.fields.redelivered) this.#metrics.redelivered.inc()
     const parsed = parseEvent(msg.content, msg.fields.routingKey, msg.properties.messageId as string | undefined)
     if (!parsed.ok) {
@@ -117,7 +180,7 @@ export class EventConsumer {
       }, 'invalid event dead-lettered')
       this.#metrics.deadLettered.inc({ reason: parsed.reason })
       this.#metrics.events.inc({ type: 'invalid', outcome: 'dead_lettered' })
-      safely(() => channel.nack(msg, false, false))
+      acks.reject(msg)
       return
     }
     const event = parsed.event
@@ -127,7 +190,7 @@ export class EventConsumer {
         const result = await this.#sink.apply(event)
         this.#metrics.events.inc({ type: event.type, outcome: result.outcome })
         this.#metrics.applyDuration.observe((performance.now() - started) / 1000)
-        safely(() => channel.ack(msg))
+        acks.ack(msg)
         return
       } catch (err) {
         // Not acked: if this channel is gone, the broker redelivers the event elsewhere.

@@ -1,7 +1,18 @@
 /**
- * Job state and history in Redis. Each job has a hash (state, version,
- * last id) and a stream (its live messages); both keys share a hash tag so
- * the scripts stay valid on Redis Cluster.
+ * Job state and history in Redis, written incrementally. Per job, all keys
+ * sharing the `{tenant/job}` hash tag so the scripts stay valid on Redis Cluster:
+ *
+ * - `:state`, a hash: `j`, the reducer's state without its two growing lists
+ *   (JSON, with `products_completed` in their place), and `last`, the newest
+ *   history id, which is also the version the commits compare-and-set on:
+ *   every commit changes it and, stream ids being time-ordered, it never repeats;
+ * - `:ids`, a set of the ids of every event applied (duplicates are found there);
+ * - `:products`, a set of the distinct product names completed;
+ * - `:history`, a stream of the job's live messages.
+ *
+ * A commit adds only what the events it carries added, so its cost does not
+ * grow with the job; a snapshot read touches the hash only. Rebuilding the
+ * whole JobState (the two sets, sorted) happens only when a job is loaded.
  */
 import type { Redis, Result } from 'ioredis'
 import { compareStreamIds, initialJobState, type JobState } from '@training-live/events'
@@ -13,11 +24,34 @@ export interface StoreOptions {
   jobTtlMs: number
 }
 
-export interface LoadedJob { state: JobState, version: number }
+/** The version of a job that was never committed. */
+export const NEW_JOB_VERSION = ''
 
-export type CommitResult = { ok: true, id: string } | { ok: false }
+export interface LoadedJob {
+  state: JobState
+  /** The version to commit against: the newest history id, or NEW_JOB_VERSION. */
+  version: string
+}
+
+/** What one commit writes: the outcome of one or more events of a job, in order. */
+export interface CommitBatch {
+  /** The state after the last event. Only its scalar fields and its products' count are written. */
+  state: JobState
+  /** Live messages without id (JSON), oldest first; at least one. */
+  messages: string[]
+  /** Event ids and product names that these events added. */
+  newEventIds: string[]
+  newProducts: string[]
+}
+
+/** On success, the history id of each message, in order; the last is the job's new version. */
+export type CommitResult = { ok: true, ids: string[] } | { ok: false }
 
 export interface JobHistoryRead {
+  /**
+   * The job's state for a snapshot: every scalar field, and `products` of the right length
+   * (products_completed) but without the names; `event_ids` is empty. `load` rebuilds the whole state.
+   */
   state: JobState
   /** Id of the newest message in the history, or null. */
   lastId: string | null
@@ -30,32 +64,54 @@ export interface JobHistoryRead {
 
 /** The store the consumer writes through; a small interface so it can be tested alone. */
 export interface JobStore {
+  /** The whole state of a job (its ids and products sorted) and its version. */
   load (tenantId: string, jobId: string): Promise<LoadedJob>
-  /** Writes the new state, appends the message to history and publishes it, only if the version is unchanged. */
-  commit (tenantId: string, jobId: string, expectedVersion: number, state: JobState, message: string): Promise<CommitResult>
+  /** Appends the messages to history, publishes them and writes the state, only if the version is unchanged. */
+  commit (tenantId: string, jobId: string, expectedVersion: string, batch: CommitBatch): Promise<CommitResult>
   read (tenantId: string, jobId: string, afterId: string | null): Promise<JobHistoryRead>
   channel (tenantId: string, jobId: string): string
 }
 
-// Compare-and-set on the version keeps the pure reducer's decisions (duplicates,
-// terminal status) atomic even if two consumers overlap during a failover.
+/** The stored part of a JobState: all but the two lists, which live in sets. */
+type StoredState = Omit<JobState, 'event_ids' | 'products'> & { products_completed: number }
+
+// KEYS: state, history, ids, products. ARGV: expected version, state JSON, channel, history max length,
+// history max age (ms), ttl (ms), then the counts of messages, ids and products, then those values.
+// Compare-and-set on the version keeps the pure reducer's decisions (duplicates, terminal status)
+// atomic even if two consumers overlap during a failover. All keys get the same absolute expiry, so
+// they expire together.
 const COMMIT_SCRIPT = `
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if v ~= tonumber(ARGV[1]) then return {0, tostring(v)} end
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'm', ARGV[3])
+local last = redis.call('HGET', KEYS[1], 'last') or ''
+if last ~= ARGV[1] then return {0} end
+if last == '' then redis.call('DEL', KEYS[3], KEYS[4]) end
+local nm, ni, np = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local ids = {1}
+for i = 10, 9 + nm do
+  local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'm', ARGV[i])
+  ids[#ids + 1] = id
+  redis.call('PUBLISH', ARGV[3], '{"id":"' .. id .. '",' .. string.sub(ARGV[i], 2))
+end
 local t = redis.call('TIME')
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('XTRIM', KEYS[2], 'MINID', string.format('%.0f', nowMs - tonumber(ARGV[6])))
-redis.call('HSET', KEYS[1], 'v', v + 1, 's', ARGV[2], 'last', id)
-redis.call('PEXPIRE', KEYS[1], ARGV[7])
-redis.call('PEXPIRE', KEYS[2], ARGV[7])
-redis.call('PUBLISH', ARGV[4], '{"id":"' .. id .. '",' .. string.sub(ARGV[3], 2))
-return {1, id}
+redis.call('XTRIM', KEYS[2], 'MINID', string.format('%.0f', nowMs - tonumber(ARGV[5])))
+if ni > 0 then redis.call('SADD', KEYS[3], unpack(ARGV, 10 + nm, 9 + nm + ni)) end
+if np > 0 then redis.call('SADD', KEYS[4], unpack(ARGV, 10 + nm + ni, 9 + nm + ni + np)) end
+redis.call('HSET', KEYS[1], 'j', ARGV[2], 'last', ids[#ids])
+local expireAt = string.format('%.0f', nowMs + tonumber(ARGV[6]))
+for k = 1, 4 do redis.call('PEXPIREAT', KEYS[k], expireAt) end
+return ids
+`
+
+// The whole state at once: the hash and both sets agree with each other.
+const LOAD_SCRIPT = `
+local h = redis.call('HMGET', KEYS[1], 'j', 'last')
+if not h[1] then return {false, h[2], {}, {}} end
+return {h[1], h[2], redis.call('SMEMBERS', KEYS[2]), redis.call('SMEMBERS', KEYS[3])}
 `
 
 // One atomic read: the snapshot and the history after last_id agree with each other.
 const READ_SCRIPT = `
-local h = redis.call('HMGET', KEYS[1], 's', 'last')
+local h = redis.call('HMGET', KEYS[1], 'j', 'last')
 local exists = redis.call('EXISTS', KEYS[2])
 local entries = {}
 local maxDeleted = false
@@ -77,6 +133,7 @@ end
 return {h[1], h[2], exists, maxDeleted, entries, trimmed, firstKept, lastGenerated}
 `
 
+type LoadReply = [string | null, string | null, string[], string[]]
 type ReadReply = [string | null, string | null, number, string | null, Array<[string, string[]]>, number, string | null, string | null]
 
 /** The id just before `id`: the newest an entry trimmed before `id` can have. */
@@ -89,8 +146,9 @@ export function previousStreamId (id: string): string {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    trainingCommit(stateKey: string, historyKey: string, version: number, state: string, message: string,
-      channel: string, maxLen: number, maxAgeMs: number, ttlMs: number): Result<[number, string], Context>
+    trainingCommit(stateKey: string, historyKey: string, idsKey: string, productsKey: string,
+      ...args: Array<string | number>): Result<[0] | [1, ...string[]], Context>
+    trainingLoad(stateKey: string, idsKey: string, productsKey: string): Result<LoadReply, Context>
     trainingRead(stateKey: string, historyKey: string, afterId: string): Result<ReadReply, Context>
   }
 }
@@ -100,6 +158,22 @@ export function withId (id: string, message: string): string {
   return `{"id":"${id}",${message.slice(1)}`
 }
 
+function storedState (state: JobState): string {
+  const { event_ids: _ids, products, ...rest } = state
+  const stored: StoredState = { ...rest, products_completed: products.length }
+  return JSON.stringify(stored)
+}
+
+function parseStored (json: string): { state: Omit<JobState, 'event_ids' | 'products'>, productsCompleted: number } {
+  const { products_completed: productsCompleted, ...state } = JSON.parse(json) as StoredState
+  return { state, productsCompleted }
+}
+
+/** UTF-16 code-unit order (sort's default for strings), as the reducer keeps its lists with `<`. */
+function sorted (values: string[]): string[] {
+  return values.sort()
+}
+
 export class RedisJobStore implements JobStore {
   readonly #redis: Redis
   readonly #options: StoreOptions
@@ -107,7 +181,8 @@ export class RedisJobStore implements JobStore {
   constructor (redis: Redis, options: StoreOptions) {
     this.#redis = redis
     this.#options = options
-    redis.defineCommand('trainingCommit', { numberOfKeys: 2, lua: COMMIT_SCRIPT })
+    redis.defineCommand('trainingCommit', { numberOfKeys: 4, lua: COMMIT_SCRIPT })
+    redis.defineCommand('trainingLoad', { numberOfKeys: 3, lua: LOAD_SCRIPT })
     redis.defineCommand('trainingRead', { numberOfKeys: 2, lua: READ_SCRIPT })
   }
 
@@ -120,24 +195,28 @@ export class RedisJobStore implements JobStore {
   }
 
   async load (tenantId: string, jobId: string): Promise<LoadedJob> {
-    const [state = null, version = null] = await this.#redis.hmget(this.#key(tenantId, jobId, 'state'), 's', 'v')
-    return {
-      state: state === null ? initialJobState(tenantId, jobId) : JSON.parse(state) as JobState,
-      version: version === null ? 0 : Number(version)
-    }
+    const [json, last, ids, products] = await this.#redis.trainingLoad(
+      this.#key(tenantId, jobId, 'state'), this.#key(tenantId, jobId, 'ids'), this.#key(tenantId, jobId, 'products'))
+    const version = last ?? NEW_JOB_VERSION
+    if (json === null) return { state: initialJobState(tenantId, jobId), version }
+    return { state: { ...parseStored(json).state, products: sorted(products), event_ids: sorted(ids) }, version }
   }
 
-  async commit (tenantId: string, jobId: string, expectedVersion: number, state: JobState, message: string): Promise<CommitResult> {
+  async commit (tenantId: string, jobId: string, expectedVersion: string, batch: CommitBatch): Promise<CommitResult> {
+    if (batch.messages.length === 0) throw new Error('a commit carries at least one message')
     const o = this.#options
-    const [ok, id] = await this.#redis.trainingCommit(
+    const reply = await this.#redis.trainingCommit(
       this.#key(tenantId, jobId, 'state'), this.#key(tenantId, jobId, 'history'),
-      expectedVersion, JSON.stringify(state), message, this.channel(tenantId, jobId),
-      o.historyMaxLength, o.historyMaxAgeMs, o.jobTtlMs)
-    return ok === 1 ? { ok: true, id } : { ok: false }
+      this.#key(tenantId, jobId, 'ids'), this.#key(tenantId, jobId, 'products'),
+      expectedVersion, storedState(batch.state), this.channel(tenantId, jobId),
+      o.historyMaxLength, o.historyMaxAgeMs, o.jobTtlMs,
+      batch.messages.length, batch.newEventIds.length, batch.newProducts.length,
+      ...batch.messages, ...batch.newEventIds, ...batch.newProducts)
+    return reply[0] === 1 ? { ok: true, ids: reply.slice(1) as string[] } : { ok: false }
   }
 
   async read (tenantId: string, jobId: string, afterId: string | null): Promise<JobHistoryRead> {
-    const [state, lastId, exists, maxDeleted, entries, trimmed, firstKept, lastGenerated] = await this.#redis.trainingRead(
+    const [json, lastId, exists, maxDeleted, entries, trimmed, firstKept, lastGenerated] = await this.#redis.trainingRead(
       this.#key(tenantId, jobId, 'state'), this.#key(tenantId, jobId, 'history'), afterId ?? '')
     let maxDeletedId = maxDeleted === null || maxDeleted === '0-0' ? null : maxDeleted
     if (trimmed === 1) {
@@ -145,8 +224,14 @@ export class RedisJobStore implements JobStore {
       const trimmedUpTo = firstKept === null ? lastGenerated : previousStreamId(firstKept)
       if (trimmedUpTo !== null && (maxDeletedId === null || compareStreamIds(trimmedUpTo, maxDeletedId) > 0)) maxDeletedId = trimmedUpTo
     }
+    let state = initialJobState(tenantId, jobId)
+    if (json !== null) {
+      const stored = parseStored(json)
+      // Only the count matters to a snapshot: an array of that length, without the names.
+      state = { ...stored.state, products: new Array<string>(stored.productsCompleted), event_ids: [] }
+    }
     return {
-      state: state === null ? initialJobState(tenantId, jobId) : JSON.parse(state) as JobState,
+      state,
       lastId,
       historyExists: exists === 1,
       maxDeletedId,

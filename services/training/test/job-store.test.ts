@@ -1,13 +1,14 @@
 /**
  * RedisJobStore and EventApplier against a real Redis, without a process:
  * compare-and-set commits, ids, pub/sub messages, reads after an id, key
- * names and TTLs, duplicates and per-job ordering under concurrency.
+ * names and TTLs, the incremental layout (scalars in a hash, ids and
+ * products in sets), duplicates and per-job ordering under concurrency.
  */
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { applyEvent, compareStreamIds, initialJobState, type JobState, type TrainingEvent } from '@training-live/events'
+import { compareStreamIds, initialJobState, reduceEvents, snapshotOf, type JobState, type TrainingEvent } from '@training-live/events'
 import { REDIS_URL, deleteKeys, jobEvents, uniqueId } from '@training-live/test-kit'
-import { RedisJobStore, previousStreamId, type StoreOptions } from '../src/job-store.ts'
+import { NEW_JOB_VERSION, RedisJobStore, previousStreamId, type CommitBatch, type StoreOptions } from '../src/job-store.ts'
 import { EventApplier } from '../src/event-applier.ts'
 
 const prefix = `test:${uniqueId('jobstore')}:`
@@ -22,11 +23,22 @@ t.teardown(async () => {
   subscriber.disconnect()
 })
 
-/** The next state and message (as the store keeps it, without id) for an event. */
-function reduce (state: JobState, event: TrainingEvent): { state: JobState, message: string } {
-  const result = applyEvent(state, event)
-  if (result.message === null) throw new Error(`event unexpectedly dropped: ${result.dropped}`)
-  return { state: result.state, message: JSON.stringify(result.message) }
+/** The commit for some events applied (by the pure reducer) to `state`: messages as the store keeps them, without id. */
+function reduce (state: JobState, ...events: TrainingEvent[]): CommitBatch {
+  const next = reduceEvents(state, events)
+  if (next.messages.length !== events.length) throw new Error('an event was unexpectedly dropped')
+  return {
+    state: next.state,
+    messages: next.messages.map(m => JSON.stringify(m)),
+    newEventIds: next.state.event_ids.filter(id => !state.event_ids.includes(id)),
+    newProducts: next.state.products.filter(p => !state.products.includes(p))
+  }
+}
+
+/** The id a successful commit ended on (the job's new version). */
+function lastOf (committed: { ok: boolean, ids?: string[] }): string {
+  if (!committed.ok || committed.ids === undefined) throw new Error('commit failed')
+  return committed.ids.at(-1) as string
 }
 
 /** Subscribes to a job's channel and records every published message. */
@@ -67,27 +79,27 @@ t.test('a commit with a stale version is refused and changes nothing', async t =
   const [started, progress] = jobEvents(tenantId, jobId, ['a']) as TrainingEvent[]
 
   const empty = await store.load(tenantId, jobId)
-  t.same(empty, { state: initialJobState(tenantId, jobId), version: 0 }, 'an unknown job loads as pending, version 0')
+  t.same(empty, { state: initialJobState(tenantId, jobId), version: NEW_JOB_VERSION }, 'an unknown job loads as pending, new')
 
   const first = reduce(empty.state, started!)
-  const ok = await store.commit(tenantId, jobId, 0, first.state, first.message)
-  t.equal(ok.ok, true)
+  const version1 = lastOf(await store.commit(tenantId, jobId, NEW_JOB_VERSION, first))
   const afterFirst = await store.read(tenantId, jobId, '0-0')
 
   const second = reduce(empty.state, progress!)
-  const stale = await store.commit(tenantId, jobId, 0, second.state, second.message)
-  t.same(stale, { ok: false }, 'version 0 is stale after one commit')
+  const stale = await store.commit(tenantId, jobId, NEW_JOB_VERSION, second)
+  t.same(stale, { ok: false }, 'the new-job version is stale after one commit')
 
   const loaded = await store.load(tenantId, jobId)
-  t.equal(loaded.version, 1, 'version unchanged by the refused commit')
+  t.equal(loaded.version, version1, 'the version is the newest history id, unchanged by the refused commit')
   t.same(loaded.state, first.state, 'state unchanged by the refused commit')
   t.same(await store.read(tenantId, jobId, '0-0'), afterFirst, 'history unchanged by the refused commit')
   t.equal(afterFirst.messages.length, 1)
 
   // Two writers racing on the same version: exactly one wins.
-  const results = await Promise.all([1, 1, 1].map(() => store.commit(tenantId, jobId, 1, second.state, second.message)))
+  const next = reduce(first.state, progress!)
+  const results = await Promise.all([1, 1, 1].map(() => store.commit(tenantId, jobId, version1, next)))
   t.equal(results.filter(r => r.ok).length, 1, 'one of three concurrent commits on the same version succeeds')
-  t.equal((await store.load(tenantId, jobId)).version, 2)
+  t.not((await store.load(tenantId, jobId)).version, version1)
 })
 
 t.test('commits get increasing ids; the published message equals the history entry', async t => {
@@ -99,47 +111,79 @@ t.test('commits get increasing ids; the published message equals the history ent
   const [started, progress] = jobEvents(tenantId, jobId, ['a']) as TrainingEvent[]
 
   const one = reduce(initialJobState(tenantId, jobId), started!)
-  const c1 = await store.commit(tenantId, jobId, 0, one.state, one.message)
+  const c1 = lastOf(await store.commit(tenantId, jobId, NEW_JOB_VERSION, one))
   const two = reduce(one.state, progress!)
-  const c2 = await store.commit(tenantId, jobId, 1, two.state, two.message)
-  if (!c1.ok || !c2.ok) throw new Error('commits failed')
-  assertIncreasing(t, [c1.id, c2.id])
+  const c2 = lastOf(await store.commit(tenantId, jobId, c1, two))
+  assertIncreasing(t, [c1, c2])
 
   const published = await live.next(2)
-  t.ok(published[0]?.startsWith(`{"id":"${c1.id}",`), 'first message starts with its id')
-  t.ok(published[1]?.startsWith(`{"id":"${c2.id}",`), 'second message starts with its id')
-  t.match(JSON.parse(published[1] as string), { id: c2.id, type: 'progress', progress: 20, job_id: jobId, tenant_id: tenantId })
+  t.ok(published[0]?.startsWith(`{"id":"${c1}",`), 'first message starts with its id')
+  t.ok(published[1]?.startsWith(`{"id":"${c2}",`), 'second message starts with its id')
+  t.match(JSON.parse(published[1] as string), { id: c2, type: 'progress', progress: 20, job_id: jobId, tenant_id: tenantId })
 
   const all = await store.read(tenantId, jobId, '0-0')
-  t.same(all.messages, [{ id: c1.id, raw: published[0] }, { id: c2.id, raw: published[1] }], 'history holds exactly what was published')
-  t.equal(all.lastId, c2.id)
+  t.same(all.messages, [{ id: c1, raw: published[0] }, { id: c2, raw: published[1] }], 'history holds exactly what was published')
+  t.equal(all.lastId, c2)
   t.equal(all.historyExists, true)
   t.equal(all.maxDeletedId, null, 'nothing trimmed')
-  t.same(all.state, two.state)
+  t.same(snapshotOf(all.state, all.lastId), snapshotOf(two.state, c2), 'the snapshot is the reducer\'s')
 
-  const later = await store.read(tenantId, jobId, c1.id)
-  t.same(later.messages, [{ id: c2.id, raw: published[1] }], 'read(afterId) returns only later entries')
-  t.same((await store.read(tenantId, jobId, c2.id)).messages, [], 'nothing after the newest id')
+  const later = await store.read(tenantId, jobId, c1)
+  t.same(later.messages, [{ id: c2, raw: published[1] }], 'read(afterId) returns only later entries')
+  t.same((await store.read(tenantId, jobId, c2)).messages, [], 'nothing after the newest id')
   t.same((await store.read(tenantId, jobId, null)).messages, [], 'no history without an id')
   await subscriber.unsubscribe(channel)
 })
 
-t.test('keys carry tenant and job and expire', async t => {
+t.test('one commit of several events: ids in order, each published, only new set members added; every key has the hash tag and expires', async t => {
   const tenantId = uniqueId('tenant')
   const jobId = uniqueId('job')
-  const [started] = jobEvents(tenantId, jobId, ['a']) as TrainingEvent[]
-  const one = reduce(initialJobState(tenantId, jobId), started!)
-  t.equal((await store.commit(tenantId, jobId, 0, one.state, one.message)).ok, true)
+  const live = await listen(store.channel(tenantId, jobId))
+  const events = jobEvents(tenantId, jobId, ['b', 'a', 'c'])
+  const first = reduce(initialJobState(tenantId, jobId), ...events.slice(0, 3))
+  const committed = await store.commit(tenantId, jobId, NEW_JOB_VERSION, first)
+  if (!committed.ok) throw new Error('commit failed')
+  t.equal(committed.ids.length, 3, 'an id per message')
+  assertIncreasing(t, committed.ids)
+  const published = await live.next(3)
+  t.same(published.map(m => (JSON.parse(m) as { id: string }).id), committed.ids, 'published in order, with their ids')
+
+  const rest = reduce(first.state, ...events.slice(3))
+  t.same(rest.newProducts, ['a', 'c'])
+  lastOf(await store.commit(tenantId, jobId, committed.ids.at(-1) as string, rest))
+  const loaded = await store.load(tenantId, jobId)
+  t.same(loaded.state, rest.state, 'load rebuilds the whole state, ids and products sorted')
+  t.equal(loaded.state.products.length, 3)
+  t.equal(loaded.state.event_ids.length, events.length)
+
+  const read = await store.read(tenantId, jobId, null)
+  t.same(snapshotOf(read.state, read.lastId), snapshotOf(rest.state, loaded.version), 'a read gives the snapshot without the sets')
+  t.equal(read.state.event_ids.length, 0, 'a read does not fetch the ids')
 
   const keys = (await redis.keys(`${prefix}*`)).filter(k => k.includes(jobId)).sort()
-  t.equal(keys.length, 2, 'a state key and a history key')
-  for (const key of keys) {
-    t.ok(key.startsWith(prefix), `${key} has the prefix`)
-    t.ok(key.includes(tenantId) && key.includes(jobId), `${key} names tenant and job`)
+  t.same(keys.map(k => k.slice(k.lastIndexOf(':') + 1)), ['history', 'ids', 'products', 'state'])
+  const ttls = await Promise.all(keys.map(k => redis.pexpiretime(k)))
+  for (const [i, key] of keys.entries()) {
+    t.ok(key.startsWith(`${prefix}{${tenantId}/${jobId}}:`), `${key} has the prefix and the {tenant/job} hash tag`)
     const ttl = await redis.pttl(key)
     t.ok(ttl > 0 && ttl <= options.jobTtlMs, `${key} expires (pttl ${ttl})`)
+    t.equal(ttls[i], ttls[0], `${key} expires at the same moment as the others`)
   }
-  t.same(keys.map(k => k.slice(k.lastIndexOf(':') + 1)), ['history', 'state'])
+  t.same((await redis.smembers(keys[1] as string)).sort(), [...loaded.state.event_ids])
+  t.same((await redis.hkeys(keys[3] as string)).sort(), ['j', 'last'], 'the hash holds the scalar state and the version only')
+})
+
+t.test('a job created again after its state expired does not inherit old set members', async t => {
+  const tenantId = uniqueId('tenant')
+  const jobId = uniqueId('job')
+  const [started, , product] = jobEvents(tenantId, jobId, ['a']) as TrainingEvent[]
+  const stateKey = `${prefix}{${tenantId}/${jobId}}:state`
+  await redis.sadd(`${prefix}{${tenantId}/${jobId}}:products`, 'left-over')
+  await redis.sadd(`${prefix}{${tenantId}/${jobId}}:ids`, product!.event_id)
+  const one = reduce(initialJobState(tenantId, jobId), started!)
+  lastOf(await store.commit(tenantId, jobId, NEW_JOB_VERSION, one))
+  t.same((await store.load(tenantId, jobId)).state, one.state, 'the first commit of a job clears its sets')
+  t.equal(await redis.exists(stateKey), 1)
 })
 
 t.test('EventApplier: the same event twice is applied once', async t => {
@@ -174,7 +218,7 @@ t.test('EventApplier: 20 concurrent product events of one job stay in order', as
   assertIncreasing(t, ids)
 
   const read = await store.read(tenantId, jobId, '0-0')
-  t.equal(read.state.products.length, 20, 'final products_completed 20')
+  t.equal(snapshotOf(read.state, read.lastId).products_completed, 20, 'final products_completed 20')
   t.equal(read.state.progress, 80)
   const history = read.messages.map(m => JSON.parse(m.raw) as { data: { products_completed: number, product_name?: string } })
   t.same(history.slice(1).map(m => m.data.products_completed), products.map((_, i) => i + 1), 'applied in call order')
@@ -188,6 +232,7 @@ t.test('trimming is reported: maxDeletedId covers every trimmed entry', async t 
   const jobId = uniqueId('job')
   const small = new RedisJobStore(redis, { ...options, historyMaxLength: 1 })
   let state = initialJobState(tenantId, jobId)
+  let version = NEW_JOB_VERSION
   const ids: string[] = []
   const base = Date.now()
   for (let i = 0; i < 250; i++) {
@@ -195,9 +240,8 @@ t.test('trimming is reported: maxDeletedId covers every trimmed entry', async t 
       event_id: `e${i}`, type: 'training.progress', tenant_id: tenantId, job_id: jobId, timestamp: new Date(base + i).toISOString(), data: { step: 'Data Analysis' }
     }
     const next = reduce(state, event)
-    const committed = await small.commit(tenantId, jobId, i, next.state, next.message)
-    if (!committed.ok) throw new Error('commit failed')
-    ids.push(committed.id)
+    version = lastOf(await small.commit(tenantId, jobId, version, next))
+    ids.push(version)
     state = next.state
   }
   const read = await small.read(tenantId, jobId, ids[0] as string)
@@ -211,7 +255,7 @@ t.test('trimming is reported: maxDeletedId covers every trimmed entry', async t 
 
   const untouched = uniqueId('job')
   const one = reduce(initialJobState(tenantId, untouched), { event_id: 'x', type: 'training.started', tenant_id: tenantId, job_id: untouched, timestamp: new Date().toISOString(), data: { total_products: 1 } })
-  t.equal((await small.commit(tenantId, untouched, 0, one.state, one.message)).ok, true)
+  t.equal((await small.commit(tenantId, untouched, NEW_JOB_VERSION, one)).ok, true)
   t.equal((await small.read(tenantId, untouched, '0-0')).maxDeletedId, null, 'nothing trimmed from a short history')
 })
 

@@ -22,7 +22,10 @@ async function amqp (fastify: FastifyInstance) {
     jobTtlMs: c.JOB_TTL_SECONDS * 1000
   })
   const log = fastify.log.child({ component: 'consumer' })
-  const consumer = new EventConsumer(new EventApplier(store), fastify.trainingMetrics, log)
+  const applier = new EventApplier(store, { cacheMaxJobs: c.JOB_CACHE_MAX_JOBS, cacheMaxMembers: c.JOB_CACHE_MAX_MEMBERS })
+  // Redis came back, perhaps restarted without its data: cached states may no longer be what it holds.
+  fastify.redis.on('ready', () => applier.invalidate())
+  const consumer = new EventConsumer(applier, fastify.trainingMetrics, log)
   fastify.decorate('consumer', consumer)
   const topology = {
     exchange: c.AMQP_EXCHANGE,
@@ -35,6 +38,8 @@ async function amqp (fastify: FastifyInstance) {
   // amqplib's own recovery reconnects with capped, jittered back-off and runs
   // setup after every connect, so the consumer is re-established each time.
   const connection = await amqplib.connect(c.AMQP_URL, {
+    // amqplib leaves Nagle's algorithm on: acks (small frames) would wait for the previous segment's ACK.
+    noDelay: true,
     clientProperties: { connection_name: 'training-live consumer' },
     recovery: {
       waitForConnect: false,
