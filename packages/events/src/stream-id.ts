@@ -28,7 +28,7 @@ function compareDecimal (a: string, b: string): number {
   return 0
 }
 
-/** Compares two stream ids numerically: negative, zero or positive. A missing part counts as 0. */
+/** Compares two stream ids numerically: negative, zero or positive. A bare number is read as `<ms>-0`. */
 export function compareStreamIds (a: string, b: string): number {
   if (a === b) return 0
   const [am, as] = parts(a)
@@ -36,12 +36,8 @@ export function compareStreamIds (a: string, b: string): number {
   return compareDecimal(am, bm) || compareDecimal(as, bs)
 }
 
-/** The "<ms>" and "<seq>" parts of an id, '0' where missing. */
+/** The "<ms>" and "<seq>" parts of an id. */
 function parts (id: string): [string, string] {
   const dash = id.indexOf('-')
-  if (dash < 0) return [id === '' ? '0' : id, '0']
-  const next = id.indexOf('-', dash + 1)
-  const ms = id.slice(0, dash)
-  const seq = id.slice(dash + 1, next < 0 ? id.length : next)
-  return [ms === '' ? '0' : ms, seq === '' ? '0' : seq]
+  return dash < 0 ? [id, '0'] : [id.slice(0, dash), id.slice(dash + 1)]
 }

@@ -17,6 +17,8 @@ t.test('compareStreamIds', async t => {
     t.equal(compareStreamIds('5-3', '5-3'), 0)
     t.equal(compareStreamIds('0-0', '0-0'), 0)
     t.equal(compareStreamIds('007-01', '7-1'), 0, 'leading zeros do not matter')
+    t.equal(compareStreamIds('7-1', '007-01'), 0, 'on either side')
+    t.equal(compareStreamIds('0-0', '000-000'), 0, 'nor does zero written long')
   })
   t.test('milliseconds compare numerically, not as text', async t => {
     t.equal(compareStreamIds('9-0', '10-0'), -1)
