@@ -74,7 +74,11 @@ function hasSorted (values: readonly string[], value: string): boolean {
 function withSorted (values: readonly string[], value: string): string[] {
   const i = sortedIndex(values, value)
   if (values[i] === value) return values as string[]
-  return [...values.slice(0, i), value, ...values.slice(i)]
+  // One native copy and one native move: spreading slices goes element by element, and a job's
+  // products list is copied so for each new product.
+  const next = values.slice()
+  next.splice(i, 0, value)
+  return next
 }
 
 /**

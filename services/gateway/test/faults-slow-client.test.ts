@@ -1,11 +1,11 @@
 /**
  * Fault injection: clients that stop reading under a burst of 20,000 events
- * (20 jobs of 1,000). On every job one client stops reading through the
- * gateway and one straight at the training service. Each is cut (1013) and
- * counted by the process that holds its backlog, both processes' memory stays
- * bounded, and the clients that do read get every event once, in order.
- * Their publish-to-receive latency is printed (a number to read, not an
- * assertion).
+ * (20 jobs of 1,000, published at 1,000 a second). On every job clients stop
+ * reading, through the gateway and straight at the training service. Each is
+ * cut (1013) and counted by the process that holds its backlog, both
+ * processes' memory stays bounded, and the clients that do read get every
+ * event once, in order. Their publish-to-receive latency is printed against
+ * a control run (numbers to read, not assertions).
  */
 import { readFile } from 'node:fs/promises'
 import type { Socket } from 'node:net'
@@ -29,7 +29,9 @@ const PADDING = 'x'.repeat(8 * 1024)
 const RSS_GROWTH_BOUND_MB = { training: 384, gateway: 128 }
 /** Clients that stop reading, per job and path: enough that keeping their backlog would cost over 1 GB. */
 const SLOW_PER_JOB = 3
-const PUBLISH_WINDOW = 200
+/** Publishing pace: the same in both runs, so that their latencies compare (the burst still lasts 20 s). */
+const EVENTS_PER_SECOND = 1000
+const PUBLISH_WINDOW = 100
 const SLOW_CLIENT_TIMEOUT_MS = 2000
 
 /** A reading client that keeps only what the checks need: ids, and the latency of each event. */
@@ -161,6 +163,8 @@ async function burst (t: Test, withSlow: boolean): Promise<BurstResult> {
   }
   const publishStarted = performance.now()
   for (let i = 0; i < events.length; i += PUBLISH_WINDOW) {
+    const due = publishStarted + i / EVENTS_PER_SECOND * 1000
+    if (performance.now() < due) await sleep(due - performance.now())
     await Promise.all(events.slice(i, i + PUBLISH_WINDOW).map(e => {
       sentAt.set(`${e.job_id}/${e.type === 'training.product.completed' ? e.data.product_name : e.type.replace('training.', '')}`, performance.now())
       return publisher.publishRaw(e.type, JSON.stringify(e), { messageId: e.event_id })
