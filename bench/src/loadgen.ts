@@ -16,6 +16,8 @@ const CONNECT_CONCURRENCY = 200
 let sockets: WebSocket[] = []
 let latency = newHistogram()
 let received = 0
+/** Worst latency (ms) of the messages published in each second (epoch seconds). */
+let worstBySecond = new Map<number, number>()
 let unexpectedCloses = 0
 
 function send (message: FromWorker): void {
@@ -40,8 +42,11 @@ function onMessage (data: Buffer): void {
   while (end < data.length && ((data[end] as number) === 0x2e || ((data[end] as number) >= 0x30 && (data[end] as number) <= 0x39))) end++
   const sentAt = Number(data.toString('latin1', start, end))
   received++
+  const ms = now() - sentAt
   // Microseconds, at least 1 (the histogram's lowest value).
-  latency.recordValue(Math.max(1, Math.round((now() - sentAt) * 1000)))
+  latency.recordValue(Math.max(1, Math.round(ms * 1000)))
+  const second = Math.floor(sentAt / 1000)
+  if (ms > (worstBySecond.get(second) ?? 0)) worstBySecond.set(second, ms)
 }
 
 async function connectAll (urls: string[], headers: Record<string, string>): Promise<void> {
@@ -100,6 +105,7 @@ process.on('message', (message: ToWorker) => {
     case 'reset':
       latency = newHistogram()
       received = 0
+      worstBySecond = new Map()
       send({ type: 'reset', cpuSeconds: cpuSeconds() })
       break
     case 'report': {
@@ -109,6 +115,7 @@ process.on('message', (message: ToWorker) => {
         unexpectedCloses,
         open: sockets.filter(s => s.readyState === WebSocket.OPEN).length,
         latency: hdr.encodeIntoCompressedBase64(latency),
+        worstBySecond: Object.fromEntries(worstBySecond),
         cpuSeconds: cpuSeconds(),
         rssBytes: process.memoryUsage.rss()
       })

@@ -9,5 +9,5 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'connected', connected: number, failed: number, errors: Record<string, number>, elapsedMs: number, connectTimes: string }
   | { type: 'reset', cpuSeconds: number }
-  | { type: 'report', received: number, unexpectedCloses: number, open: number, latency: string, cpuSeconds: number, rssBytes: number }
+  | { type: 'report', received: number, unexpectedCloses: number, open: number, latency: string, worstBySecond: Record<string, number>, cpuSeconds: number, rssBytes: number }
   | { type: 'closed' }

@@ -69,6 +69,8 @@ export interface ScenarioResult {
   /** (RSS connected - RSS idle) / clients, per kind of process, in KB. */
   kbPerConnection: Record<string, number>
   unexpectedCloses: number
+  /** The seconds (from the first publish) whose messages waited longest, worst first: where the tail comes from. */
+  worstSeconds: Array<{ second: number, maxMs: number }>
 }
 
 const clients = Number(args.clients)
@@ -227,7 +229,8 @@ async function runScenario (s: Scenario): Promise<ScenarioResult> {
       latency,
       processes,
       kbPerConnection,
-      unexpectedCloses: reports.reduce((a, r) => a + r.unexpectedCloses, 0)
+      unexpectedCloses: reports.reduce((a, r) => a + r.unexpectedCloses, 0),
+      worstSeconds: worstSeconds(reports.map(r => r.worstBySecond), performance.timeOrigin + started)
     }
   } finally {
     await Promise.all(workers.map(w => w.ask({ type: 'close' }, 'closed')))
@@ -253,6 +256,13 @@ async function settledRss (pids: number[]): Promise<number[]> {
   return samples.at(-1) as number[]
 }
 
+function worstSeconds (perWorker: Array<Record<string, number>>, startedAt: number): Array<{ second: number, maxMs: number }> {
+  const worst = new Map<number, number>()
+  for (const w of perWorker) for (const [second, ms] of Object.entries(w)) worst.set(Number(second), Math.max(worst.get(Number(second)) ?? 0, ms))
+  return [...worst].sort((a, b) => b[1] - a[1]).slice(0, 5)
+    .map(([second, ms]) => ({ second: Math.round(second - startedAt / 1000), maxMs: round(ms) }))
+}
+
 function round (n: number): number {
   return Math.round(n * 10) / 10
 }
@@ -268,7 +278,7 @@ async function main (): Promise<void> {
     const r = await runScenario(s)
     results.push(r)
     console.log(`  delivered ${r.delivered} of ${r.expected}; latency p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, max ${r.latency.max} ms` +
-      (s.mode === 'burst' ? `; ${r.deliveriesPerSecond} deliveries/s` : ''))
+      (s.mode === 'burst' ? `; ${r.deliveriesPerSecond} deliveries/s` : `; worst seconds ${r.worstSeconds.map(w => `${w.second}s:${w.maxMs}ms`).join(' ')}`))
   }
   const when = new Date().toISOString()
   const markdown = report({ when, command, machine: m, results })
