@@ -82,11 +82,11 @@ export function holdConnectionSlot (limiter: ConnectionLimiter, request: Fastify
   const socket = request.raw.socket as Socket | undefined
   const response = reply.raw
   let held = true
+  // Holds neither the socket nor the response: after an upgrade the response never finishes,
+  // and a closure on the socket that held it would keep it (and its request) for the connection's life.
   const release = () => {
     if (!held) return
     held = false
-    socket?.removeListener('close', release)
-    response.removeListener('finish', release)
     limiter.release(tenant)
   }
   // The client may have gone while the token was checked: its 'close' has fired already or will not wait for us.
