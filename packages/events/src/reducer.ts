@@ -190,12 +190,23 @@ export function reduceEvents (state: JobState, events: Iterable<TrainingEvent>):
   return { state: current, messages }
 }
 
+/**
+ * A job's state without its two growing lists, the products counted instead: what a store keeps
+ * where a snapshot reads it, whatever the job's size.
+ */
+export type JobSummary = Omit<JobState, 'products' | 'event_ids'> & { products_completed: number }
+
+export function summaryOf (state: JobState): JobSummary {
+  const { products, event_ids: _ids, ...rest } = state
+  return { ...rest, products_completed: products.length }
+}
+
 /** The part of a job's state that clients see in the `connected` snapshot. */
-export function snapshotOf (state: JobState, lastId: string | null): JobSnapshot {
+export function snapshotOf (state: JobSummary, lastId: string | null): JobSnapshot {
   const snapshot: JobSnapshot = {
     status: state.status,
     progress: state.progress,
-    products_completed: state.products.length,
+    products_completed: state.products_completed,
     total_products: state.total_products,
     current_step: state.current_step,
     last_id: lastId

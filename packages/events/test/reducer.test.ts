@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import {
-  applyEvent, initialJobState, isTerminal, productsProgress, reduceEvents, snapshotOf,
+  applyEvent, initialJobState, isTerminal, productsProgress, reduceEvents, snapshotOf, summaryOf,
   type ApplyResult, type JobState, type LiveMessageBody
 } from '../src/reducer.ts'
 import type {
@@ -471,7 +471,7 @@ t.test('reduceEvents returns the final state and the emitted messages in order',
 
 t.test('snapshotOf', async t => {
   t.test('initial state', async t => {
-    t.strictSame(snapshotOf(fresh(), null), {
+    t.strictSame(snapshotOf(summaryOf(fresh()), null), {
       status: 'pending',
       progress: 0,
       products_completed: 0,
@@ -482,7 +482,7 @@ t.test('snapshotOf', async t => {
   })
   t.test('running job, no error key', async t => {
     const { state } = reduceEvents(fresh(), [started('s', 0, 3), progress('p', 1, 'Data Analysis'), product('c1', 2, 'a', 3)])
-    const snap = snapshotOf(state, '1759924800000-3')
+    const snap = snapshotOf(summaryOf(state), '1759924800000-3')
     t.strictSame(snap, {
       status: 'running',
       progress: 40,
@@ -495,7 +495,7 @@ t.test('snapshotOf', async t => {
   })
   t.test('failed job carries the error', async t => {
     const { state } = reduceEvents(fresh(), [started('s', 0, 3), failed('f', 1, 'disk full')])
-    t.strictSame(snapshotOf(state, '5-0'), {
+    t.strictSame(snapshotOf(summaryOf(state), '5-0'), {
       status: 'failed',
       progress: 0,
       products_completed: 0,

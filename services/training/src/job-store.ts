@@ -15,7 +15,7 @@
  * whole JobState (the two sets, sorted) happens only when a job is loaded.
  */
 import type { Redis, Result } from 'ioredis'
-import { compareStreamIds, initialJobState, type JobState } from '@training-live/events'
+import { compareStreamIds, initialJobState, summaryOf, type JobState, type JobSummary } from '@training-live/events'
 
 export interface StoreOptions {
   prefix: string
@@ -48,11 +48,8 @@ export interface CommitBatch {
 export type CommitResult = { ok: true, ids: string[] } | { ok: false }
 
 export interface JobHistoryRead {
-  /**
-   * The job's state for a snapshot: every scalar field, and `products` of the right length
-   * (products_completed) but without the names; `event_ids` is empty. `load` rebuilds the whole state.
-   */
-  state: JobState
+  /** What a snapshot shows, read without the job's sets (`load` rebuilds the whole state). */
+  summary: JobSummary
   /** Id of the newest message in the history, or null. */
   lastId: string | null
   /** Full live messages (JSON text) after the requested last_id, oldest first. */
@@ -71,9 +68,6 @@ export interface JobStore {
   read (tenantId: string, jobId: string, afterId: string | null): Promise<JobHistoryRead>
   channel (tenantId: string, jobId: string): string
 }
-
-/** The stored part of a JobState: all but the two lists, which live in sets. */
-type StoredState = Omit<JobState, 'event_ids' | 'products'> & { products_completed: number }
 
 // KEYS: state, history, ids, products. ARGV: expected version, state JSON, channel, history max length,
 // history max age (ms), ttl (ms), then the counts of messages, ids and products, then those values.
@@ -158,15 +152,9 @@ export function withId (id: string, message: string): string {
   return `{"id":"${id}",${message.slice(1)}`
 }
 
+/** The stored part of a state: its summary; the two lists live in sets. */
 function storedState (state: JobState): string {
-  const { event_ids: _ids, products, ...rest } = state
-  const stored: StoredState = { ...rest, products_completed: products.length }
-  return JSON.stringify(stored)
-}
-
-function parseStored (json: string): { state: Omit<JobState, 'event_ids' | 'products'>, productsCompleted: number } {
-  const { products_completed: productsCompleted, ...state } = JSON.parse(json) as StoredState
-  return { state, productsCompleted }
+  return JSON.stringify(summaryOf(state))
 }
 
 /** UTF-16 code-unit order (sort's default for strings), as the reducer keeps its lists with `<`. */
@@ -199,7 +187,8 @@ export class RedisJobStore implements JobStore {
       this.#key(tenantId, jobId, 'state'), this.#key(tenantId, jobId, 'ids'), this.#key(tenantId, jobId, 'products'))
     const version = last ?? NEW_JOB_VERSION
     if (json === null) return { state: initialJobState(tenantId, jobId), version }
-    return { state: { ...parseStored(json).state, products: sorted(products), event_ids: sorted(ids) }, version }
+    const { products_completed: _count, ...rest } = JSON.parse(json) as JobSummary
+    return { state: { ...rest, products: sorted(products), event_ids: sorted(ids) }, version }
   }
 
   async commit (tenantId: string, jobId: string, expectedVersion: string, batch: CommitBatch): Promise<CommitResult> {
@@ -224,14 +213,8 @@ export class RedisJobStore implements JobStore {
       const trimmedUpTo = firstKept === null ? lastGenerated : previousStreamId(firstKept)
       if (trimmedUpTo !== null && (maxDeletedId === null || compareStreamIds(trimmedUpTo, maxDeletedId) > 0)) maxDeletedId = trimmedUpTo
     }
-    let state = initialJobState(tenantId, jobId)
-    if (json !== null) {
-      const stored = parseStored(json)
-      // Only the count matters to a snapshot: an array of that length, without the names.
-      state = { ...stored.state, products: new Array<string>(stored.productsCompleted), event_ids: [] }
-    }
     return {
-      state,
+      summary: json === null ? summaryOf(initialJobState(tenantId, jobId)) : JSON.parse(json) as JobSummary,
       lastId,
       historyExists: exists === 1,
       maxDeletedId,

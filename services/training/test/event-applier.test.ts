@@ -125,7 +125,7 @@ t.test('another writer bumps the version: the cached state is dropped, reloaded,
   t.same(await historyBodies(tenantId, jobId), reduceEvents(initialJobState(tenantId, jobId), all).messages.map(m => JSON.parse(JSON.stringify(m))),
     'history in order, each event once, progress computed over both writers\' events')
   const read = await redisStore.read(tenantId, jobId, null)
-  t.match(snapshotOf(read.state, read.lastId), { status: 'completed', progress: 100, products_completed: 3, total_products: 3 })
+  t.match(snapshotOf(read.summary, read.lastId), { status: 'completed', progress: 100, products_completed: 3, total_products: 3 })
 })
 
 t.test('the cache is bounded by jobs and by members; an evicted job is reloaded and still deduplicates', async t => {
@@ -165,7 +165,7 @@ t.test('a large job: 5,000 products, the snapshot and the reloaded state are rig
   t.ok(store.commits < running.length, `${store.commits} commits for ${running.length} events`)
 
   const read = await redisStore.read(tenantId, jobId, null)
-  t.same(snapshotOf(read.state, read.lastId), {
+  t.same(snapshotOf(read.summary, read.lastId), {
     status: 'running', progress: 80, products_completed: 5000, total_products: 5000, current_step: `Trained ${products.at(-1) as string}`, last_id: read.lastId
   })
   const expected = reduceEvents(initialJobState(tenantId, jobId), running).state
@@ -177,7 +177,7 @@ t.test('a large job: 5,000 products, the snapshot and the reloaded state are rig
   t.same(await fresh.apply({ ...events[10]! }), { outcome: 'duplicate' })
   t.equal((await fresh.apply(events.at(-1)!)).outcome, 'applied')
   const done = await redisStore.read(tenantId, jobId, null)
-  t.match(snapshotOf(done.state, done.lastId), { status: 'completed', progress: 100, products_completed: 5000 })
+  t.match(snapshotOf(done.summary, done.lastId), { status: 'completed', progress: 100, products_completed: 5000 })
 })
 
 t.test('a commit whose reply is lost: the batch is rejected, and the retry finds it applied', async t => {

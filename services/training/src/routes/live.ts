@@ -153,7 +153,7 @@ async function live (fastify: FastifyInstance) {
     const started = hub.join(channel, connection)
       .then(() => store.read(tenantId, jobId, lastIdParam ?? null))
       .then(read => {
-        const snapshot = snapshotOf(read.state, read.lastId)
+        const snapshot = snapshotOf(read.summary, read.lastId)
         let history = read.messages
         if (lastIdParam !== undefined) {
           const recovered = reachesBack(read, lastIdParam)
@@ -165,7 +165,7 @@ async function live (fastify: FastifyInstance) {
         }
         // Without last_id the client starts from the snapshot; either way it is at read.lastId after this.
         if (logsDebug(request.log)) log().debug({ last_id: lastIdParam, replayed: history.length }, 'live client starting')
-        return connection.start(JSON.stringify(message), history, read.lastId, isTerminal(read.state.status))
+        return connection.start(JSON.stringify(message), history, read.lastId, isTerminal(read.summary.status))
       })
       .catch(err => {
         log().error({ err }, 'could not start live stream')
