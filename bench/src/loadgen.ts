@@ -16,8 +16,9 @@ const CONNECT_CONCURRENCY = 200
 let sockets: WebSocket[] = []
 let latency = newHistogram()
 let received = 0
-/** Worst latency (ms) of the messages published in each second (epoch seconds). */
+/** Worst latency (ms) of the messages published in each second since the last reset. */
 let worstBySecond = new Map<number, number>()
+let resetAt = 0
 let unexpectedCloses = 0
 
 function send (message: FromWorker): void {
@@ -45,7 +46,7 @@ function onMessage (data: Buffer): void {
   const ms = now() - sentAt
   // Microseconds, at least 1 (the histogram's lowest value).
   latency.recordValue(Math.max(1, Math.round(ms * 1000)))
-  const second = Math.floor(sentAt / 1000)
+  const second = Math.max(0, Math.floor((sentAt - resetAt) / 1000))
   if (ms > (worstBySecond.get(second) ?? 0)) worstBySecond.set(second, ms)
 }
 
@@ -106,6 +107,7 @@ process.on('message', (message: ToWorker) => {
       latency = newHistogram()
       received = 0
       worstBySecond = new Map()
+      resetAt = now()
       send({ type: 'reset', cpuSeconds: cpuSeconds() })
       break
     case 'report': {

@@ -69,7 +69,7 @@ export interface ScenarioResult {
   /** (RSS connected - RSS idle) / clients, per kind of process, in KB. */
   kbPerConnection: Record<string, number>
   unexpectedCloses: number
-  /** The seconds (from the first publish) whose messages waited longest, worst first: where the tail comes from. */
+  /** The seconds (from the start of publishing) whose messages waited longest, worst first: where the tail comes from. */
   worstSeconds: Array<{ second: number, maxMs: number }>
 }
 
@@ -230,7 +230,7 @@ async function runScenario (s: Scenario): Promise<ScenarioResult> {
       processes,
       kbPerConnection,
       unexpectedCloses: reports.reduce((a, r) => a + r.unexpectedCloses, 0),
-      worstSeconds: worstSeconds(reports.map(r => r.worstBySecond), performance.timeOrigin + started)
+      worstSeconds: worstSeconds(reports.map(r => r.worstBySecond))
     }
   } finally {
     await Promise.all(workers.map(w => w.ask({ type: 'close' }, 'closed')))
@@ -256,11 +256,10 @@ async function settledRss (pids: number[]): Promise<number[]> {
   return samples.at(-1) as number[]
 }
 
-function worstSeconds (perWorker: Array<Record<string, number>>, startedAt: number): Array<{ second: number, maxMs: number }> {
+function worstSeconds (perWorker: Array<Record<string, number>>): Array<{ second: number, maxMs: number }> {
   const worst = new Map<number, number>()
   for (const w of perWorker) for (const [second, ms] of Object.entries(w)) worst.set(Number(second), Math.max(worst.get(Number(second)) ?? 0, ms))
-  return [...worst].sort((a, b) => b[1] - a[1]).slice(0, 5)
-    .map(([second, ms]) => ({ second: Math.round(second - startedAt / 1000), maxMs: round(ms) }))
+  return [...worst].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([second, ms]) => ({ second, maxMs: round(ms) }))
 }
 
 function round (n: number): number {

@@ -10,6 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import { CloseCode } from '@training-live/events'
 import type { LimitErrors } from './errors.ts'
+import { terminateAfterGrace } from './close.ts'
 
 export type AcquireResult = 'ok' | 'process' | 'tenant'
 
@@ -152,7 +153,7 @@ export function inboundRateLimit (
     // Frames already read are still emitted, but no more are read from a client being cut.
     socket.pause()
     close(CloseCode.PolicyViolation, MESSAGE_RATE_EXCEEDED)
-    setTimeout(() => socket.terminate(), 1000).unref()
+    terminateAfterGrace(socket)
     return false
   }
 }

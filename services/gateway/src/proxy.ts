@@ -4,6 +4,7 @@
  */
 import WebSocket, { type RawData } from 'ws'
 import { CloseCode } from '@training-live/events'
+import { terminateAfterGrace } from '@training-live/service-kit'
 import type { Upstream } from './upstream.ts'
 
 export interface ProxyOptions {
@@ -65,7 +66,7 @@ export function pipeSockets (client: WebSocket, upstream: Upstream, options: Pro
       options.onSlowClient?.()
       client.close(CloseCode.TryAgainLater, 'client too slow')
       // Its close frame waits behind what it does not read.
-      setTimeout(() => client.terminate(), 1000).unref()
+      terminateAfterGrace(client)
     }
   })
   server.removeAllListeners('message')

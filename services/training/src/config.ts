@@ -12,7 +12,7 @@ export const TrainingConfigSchema = Type.Object({
   AMQP_DEAD_LETTER_QUEUE: Type.String({ minLength: 1, default: DEAD_LETTER_QUEUE }),
   /**
    * Unacknowledged deliveries the consumer holds at once. Events of different jobs are applied
-   * concurrently, those of one job committed together; see docs/ingest-notes.md for the choice.
+   * concurrently, those of one job committed together; see docs/performance.md (Ingest) for the choice.
    */
   AMQP_PREFETCH: Type.Integer({ minimum: 1, maximum: 65535, default: 5000 }),
   REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),

@@ -5,6 +5,7 @@
  */
 import type { WebSocket } from 'ws'
 import { CloseCode, MessageType } from '@training-live/events'
+import { terminateAfterGrace } from '@training-live/service-kit'
 import { isAfter, peekMessage, type LiveData, type LiveSink } from './live-hub.ts'
 
 export interface LiveConnectionLimits {
@@ -157,8 +158,7 @@ export class LiveConnection implements LiveSink {
     if (this.socket.bufferedAmount > this.#limits.maxSendBufferBytes) {
       // A client that does not read must not grow this process's memory or slow the others.
       this.close(CloseCode.TryAgainLater, 'client too slow', 'slow_client')
-      const socket = this.socket
-      setTimeout(() => socket.terminate(), 1000).unref()
+      terminateAfterGrace(this.socket)
       return
     }
     // Bytes from Redis are a text frame's payload as they are (UTF-8 JSON).

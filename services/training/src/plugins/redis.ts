@@ -13,7 +13,7 @@ declare module 'fastify' {
 async function redis (fastify: FastifyInstance) {
   const { REDIS_URL } = fastify.config
   // ioredis sets TCP_NODELAY itself (its `noDelay` option defaults to true). Auto-pipelining sends the
-  // commands of one tick in one write; measured on ingest it neither helped nor hurt (docs/ingest-notes.md).
+  // commands of one tick in one write; measured on ingest it neither helped nor hurt (docs/performance.md, Ingest).
   const options = { connectionName: 'training-live', maxRetriesPerRequest: null, enableAutoPipelining: true, lazyConnect: true }
   const commands = new Redis(REDIS_URL, options)
   const subscriber = new Redis(REDIS_URL, { ...options, enableAutoPipelining: false })
