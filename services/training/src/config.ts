@@ -1,6 +1,9 @@
 import { Type, type Static } from 'typebox'
-import { CommonConfig, loadConfig } from '@training-live/service-kit'
+import { CommonConfig, ConfigError, loadConfig } from '@training-live/service-kit'
 import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE, QUEUE } from '@training-live/events'
+
+/** `host:port` pairs, comma-separated (IPv6 hosts are not supported here). */
+const HOST_PORT_LIST = '^\\s*[^,:\\s]+:[0-9]{1,5}\\s*(,\\s*[^,:\\s]+:[0-9]{1,5}\\s*)*$'
 
 export const TrainingConfigSchema = Type.Object({
   ...CommonConfig,
@@ -10,12 +13,25 @@ export const TrainingConfigSchema = Type.Object({
   AMQP_QUEUE: Type.String({ minLength: 1, default: QUEUE }),
   AMQP_DEAD_LETTER_EXCHANGE: Type.String({ minLength: 1, default: DEAD_LETTER_EXCHANGE }),
   AMQP_DEAD_LETTER_QUEUE: Type.String({ minLength: 1, default: DEAD_LETTER_QUEUE }),
+  /** `quorum` replicates the queue over the broker's cluster (production); an existing queue keeps its type. */
+  AMQP_QUEUE_TYPE: Type.Union([Type.Literal('classic'), Type.Literal('quorum')], { default: 'classic' }),
+  /** How often the queue's depth and consumer count are read for /metrics. */
+  QUEUE_STATS_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000 }),
   /**
    * Unacknowledged deliveries the consumer holds at once. Events of different jobs are applied
    * concurrently, those of one job committed together; see docs/performance.md (Ingest) for the choice.
    */
   AMQP_PREFETCH: Type.Integer({ minimum: 1, maximum: 65535, default: 5000 }),
+  /** A single Redis (or a proxy). Unused when REDIS_SENTINELS or REDIS_CLUSTER_NODES is set. */
   REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
+  /** Redis with Sentinel: the sentinels as `host:port,host:port`; the primary is asked of them. */
+  REDIS_SENTINELS: Type.Optional(Type.String({ pattern: HOST_PORT_LIST })),
+  REDIS_SENTINEL_MASTER: Type.String({ minLength: 1, default: 'mymaster' }),
+  REDIS_SENTINEL_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
+  /** Redis Cluster: some of its nodes as `host:port,host:port`; the others are discovered. */
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: HOST_PORT_LIST })),
+  /** Password of the Redis data nodes with Sentinel or Cluster (with REDIS_URL it goes in the URL). */
+  REDIS_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9._:-]*$', default: 'training-live:' }),
   /** Most live messages kept per job for resume (approximate, trimmed in whole nodes). */
   HISTORY_MAX_LENGTH: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
@@ -32,5 +48,23 @@ export const TrainingConfigSchema = Type.Object({
 export type TrainingConfig = Static<typeof TrainingConfigSchema>
 
 export function loadTrainingConfig (env: NodeJS.ProcessEnv = process.env): TrainingConfig {
-  return loadConfig(TrainingConfigSchema, env)
+  const config = loadConfig(TrainingConfigSchema, env)
+  if (config.REDIS_SENTINELS !== undefined && config.REDIS_CLUSTER_NODES !== undefined) {
+    throw new ConfigError('set REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both')
+  }
+  for (const name of ['REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const) {
+    const list = config[name]
+    if (list !== undefined && parseHostPorts(list).some(n => n.port < 1 || n.port > 65535)) {
+      throw new ConfigError(`${name} has a port out of range: ${list}`)
+    }
+  }
+  return config
+}
+
+/** Parses a `host:port,host:port` list (validated by the schema). */
+export function parseHostPorts (value: string): Array<{ host: string, port: number }> {
+  return value.split(',').map(s => s.trim()).filter(s => s !== '').map(s => {
+    const at = s.lastIndexOf(':')
+    return { host: s.slice(0, at), port: Number(s.slice(at + 1)) }
+  })
 }

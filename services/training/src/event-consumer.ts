@@ -19,6 +19,8 @@ export interface TopologyOptions {
   deadLetterExchange: string
   deadLetterQueue: string
   prefetch: number
+  /** `quorum` in production: replicated over the broker's nodes, and it keeps the single active consumer. */
+  queueType: 'classic' | 'quorum'
 }
 
 /** Declares the exchanges and queues; idempotent, so every replica and every reconnect runs it. */
@@ -33,7 +35,10 @@ export async function declareTopology (channel: Channel, o: TopologyOptions): Pr
       // Only one replica consumes at a time, so each job's events are applied in order;
       // the broker fails over to another replica when it goes away.
       'x-single-active-consumer': true,
-      'x-dead-letter-exchange': o.deadLetterExchange
+      'x-dead-letter-exchange': o.deadLetterExchange,
+      // Only when quorum: an existing classic queue declared without the argument would otherwise be
+      // refused as inequivalent by some broker versions.
+      ...(o.queueType === 'quorum' ? { 'x-queue-type': 'quorum' } : {})
     }
   })
   await channel.bindQueue(o.queue, o.exchange, 'training.#')

@@ -14,7 +14,8 @@
  * grow with the job; a snapshot read touches the hash only. Rebuilding the
  * whole JobState (the two sets, sorted) happens only when a job is loaded.
  */
-import type { Redis, Result } from 'ioredis'
+import type { Result } from 'ioredis'
+import type { RedisClient } from './redis-connection.ts'
 import { compareStreamIds, initialJobState, summaryOf, type JobState, type JobSummary } from '@training-live/events'
 
 export interface StoreOptions {
@@ -163,10 +164,10 @@ function sorted (values: string[]): string[] {
 }
 
 export class RedisJobStore implements JobStore {
-  readonly #redis: Redis
+  readonly #redis: RedisClient
   readonly #options: StoreOptions
 
-  constructor (redis: Redis, options: StoreOptions) {
+  constructor (redis: RedisClient, options: StoreOptions) {
     this.#redis = redis
     this.#options = options
     redis.defineCommand('trainingCommit', { numberOfKeys: 4, lua: COMMIT_SCRIPT })

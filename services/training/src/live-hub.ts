@@ -35,6 +35,18 @@ export function peekMessage (raw: LiveData): { id: string, terminal: boolean } |
   return { id: match[1] as string, terminal: type === 'completed' || type === 'failed' }
 }
 
+const TIMESTAMP_FIELD = '"timestamp":"'
+
+/** The event's own timestamp in a live message, in ms since the epoch, or NaN. Ids hold no quotes, so the first match is it. */
+export function messageTimestamp (raw: LiveData): number {
+  const bytes = typeof raw === 'string' ? Buffer.from(raw) : raw
+  const at = bytes.indexOf(TIMESTAMP_FIELD)
+  if (at < 0) return Number.NaN
+  const from = at + TIMESTAMP_FIELD.length
+  const to = bytes.indexOf('"', from)
+  return to < 0 ? Number.NaN : Date.parse(bytes.toString('latin1', from, to))
+}
+
 export class LiveHub {
   readonly #subscriber: ChannelSubscriber
   readonly #topics = new Map<string, Topic>()
@@ -64,13 +76,14 @@ export class LiveHub {
     }
   }
 
-  /** Sends one message to every local socket of the job: the same bytes to each, encoded once. */
-  deliver (channel: string, raw: LiveData): void {
+  /** Sends one message to every local socket of the job: the same bytes to each, encoded once. Returns how many. */
+  deliver (channel: string, raw: LiveData): number {
     const topic = this.#topics.get(channel)
-    if (topic === undefined) return
+    if (topic === undefined) return 0
     const peek = peekMessage(raw)
-    if (peek === null) return
+    if (peek === null) return 0
     for (const sink of topic.sinks) sink.push(raw, peek.id, peek.terminal)
+    return topic.sinks.size
   }
 
   get channels (): number {

@@ -37,6 +37,27 @@ export function createTrainingMetrics (registry: Registry) {
       help: 'Open live WebSocket connections.',
       registers
     }),
+    accepted: new Counter({
+      name: 'training_connections_accepted_total',
+      help: 'Live handshakes accepted (upgraded to a WebSocket).',
+      registers
+    }),
+    liveLatency: new Histogram({
+      name: 'training_live_latency_seconds',
+      help: 'From an event\'s own timestamp (set by the worker) to its live message being sent to this process\'s sockets; includes clock skew between worker and service.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers
+    }),
+    queueMessages: new Gauge({
+      name: 'training_queue_messages',
+      help: 'Events ready in the queue, not yet delivered to the consumer (consumer lag), as last read by this replica.',
+      registers
+    }),
+    queueConsumers: new Gauge({
+      name: 'training_queue_consumers',
+      help: 'Consumers on the queue (the single active one and the standbys), as last read by this replica.',
+      registers
+    }),
     liveMessages: new Counter({
       name: 'training_live_messages_sent_total',
       help: 'Messages sent to live WebSocket clients (snapshots, history and live events).',

@@ -7,10 +7,16 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
+import amqplib from 'amqplib'
+import { Registry } from 'prom-client'
+import { createPublisher } from '@training-live/events/publisher'
 import {
-  REDIS_URL, TEST_SECRET, deleteKeys, deleteTopology, freePort, startService, testTopology, type ServiceProcess
+  AMQP_URL, LiveClient, REDIS_URL, TEST_SECRET, deleteKeys, deleteTopology, freePort, liveUrl, metricValue, mintToken,
+  startService, testTopology, uniqueId, type ServiceProcess
 } from '@training-live/test-kit'
-import { loadTrainingConfig } from '../src/config.ts'
+import { loadTrainingConfig, parseHostPorts } from '../src/config.ts'
+import { createTrainingMetrics } from '../src/metrics.ts'
+import { QueueStats } from '../src/queue-stats.ts'
 
 const topology = testTopology('ops')
 const processes: ServiceProcess[] = []
@@ -147,4 +153,73 @@ t.test('configuration errors from loadTrainingConfig name the variable', async t
   t.throws(() => loadTrainingConfig({ REDIS_URL: 'http://x' }), /REDIS_URL/)
   t.throws(() => loadTrainingConfig({ NODE_ENV: 'production' }), /JWT_SECRET/)
   t.equal(loadTrainingConfig({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET }).JWT_SECRET, TEST_SECRET)
+})
+
+t.test('Redis topology and queue type settings are checked at start', async t => {
+  t.equal(loadTrainingConfig({}).AMQP_QUEUE_TYPE, 'classic')
+  t.equal(loadTrainingConfig({ AMQP_QUEUE_TYPE: 'quorum' }).AMQP_QUEUE_TYPE, 'quorum')
+  t.throws(() => loadTrainingConfig({ AMQP_QUEUE_TYPE: 'stream' }), /AMQP_QUEUE_TYPE/)
+  t.throws(() => loadTrainingConfig({ REDIS_SENTINELS: 'a:1', REDIS_CLUSTER_NODES: 'b:2' }), /REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both/)
+  t.throws(() => loadTrainingConfig({ REDIS_SENTINELS: 'sentinel-0' }), /REDIS_SENTINELS/, 'a port is required')
+  t.throws(() => loadTrainingConfig({ REDIS_CLUSTER_NODES: 'a:1,b:70000' }), /REDIS_CLUSTER_NODES has a port out of range/)
+  const c = loadTrainingConfig({ REDIS_SENTINELS: 's-0:26379, s-1:26379' })
+  t.equal(c.REDIS_SENTINEL_MASTER, 'mymaster')
+  t.same(parseHostPorts(c.REDIS_SENTINELS as string), [{ host: 's-0', port: 26379 }, { host: 's-1', port: 26379 }])
+})
+
+t.test('metrics: accepted connections, live latency from the event timestamp, queue depth and consumers', async t => {
+  const own = testTopology('ops-metrics')
+  t.teardown(async () => {
+    await deleteTopology(own)
+    await deleteKeys(own.env.REDIS_KEY_PREFIX as string)
+  })
+  const p = await start({ ...own.env, QUEUE_STATS_INTERVAL_MS: '100' })
+  await eventually('one consumer on the queue', () => metricValue(p, 'training_queue_consumers'), v => v === 1)
+  t.equal(await metricValue(p, 'training_queue_messages'), 0, 'nothing waiting')
+
+  const tenantId = uniqueId('tenant')
+  const jobId = uniqueId('job')
+  const client = new LiveClient(liveUrl(p.wsUrl, tenantId, jobId, { token: await mintToken({ tenantId }) }))
+  t.teardown(() => client.close())
+  await client.waitFor(m => m.length === 1, 10_000, 'the snapshot')
+  t.equal(await metricValue(p, 'training_connections_accepted_total'), 1)
+
+  const publisher = await createPublisher({ url: own.env.AMQP_URL, exchange: own.exchange })
+  t.teardown(() => publisher.close())
+  // Emitted 2 s ago by the worker's clock: the histogram counts from the event's own timestamp.
+  const timestamp = new Date(Date.now() - 2000).toISOString()
+  await publisher.publish('training.started', { tenant_id: tenantId, job_id: jobId, timestamp, data: { total_products: 1 } })
+  await client.waitFor(m => m.length === 2, 10_000, 'the started event')
+  const count = await eventually('one latency sample', () => metricValue(p, 'training_live_latency_seconds_count'), v => v === 1)
+  t.equal(count, 1)
+  t.ok(await metricValue(p, 'training_live_latency_seconds_sum') >= 2, 'the sample is at least the 2 s since the timestamp')
+  t.equal(await metricValue(p, 'training_live_latency_seconds_bucket', 'le="1"'), 0, 'not in a bucket below 2 s')
+
+  // A second process on the same queue is a standby consumer: the broker counts both.
+  const standby = await start({ ...own.env, QUEUE_STATS_INTERVAL_MS: '100' })
+  await eventually('two consumers', () => metricValue(standby, 'training_queue_consumers'), v => v === 2)
+})
+
+t.test('QueueStats reads the depth of a queue nobody consumes, and survives the queue going away', async t => {
+  const queue = `test.${uniqueId('stats')}`
+  const connection = await amqplib.connect(AMQP_URL)
+  t.teardown(() => connection.close())
+  const channel = await connection.createChannel()
+  await channel.assertQueue(queue, { autoDelete: false })
+  for (let i = 0; i < 3; i++) channel.sendToQueue(queue, Buffer.from('{}'))
+  const registry = new Registry()
+  const metrics = createTrainingMetrics(registry)
+  const stats = new QueueStats(queue, metrics)
+  t.equal(await stats.read(), false, 'nothing to read on before attach')
+  stats.attach(connection)
+  await eventually('three waiting', async () => { await stats.read(); return (await metrics.queueMessages.get()).values[0]?.value }, v => v === 3)
+  t.equal((await metrics.queueConsumers.get()).values[0]?.value, 0)
+  await channel.deleteQueue(queue)
+  t.equal(await stats.read(), false, 'a missing queue is a failed read (its channel closes)')
+  await channel.assertQueue(queue, { autoDelete: false })
+  t.teardown(() => channel.deleteQueue(queue))
+  t.equal(await stats.read(), true, 'reads again on a new channel')
+  t.equal((await metrics.queueMessages.get()).values[0]?.value, 0)
+  stats.detach()
+  t.equal(await stats.read(), false, 'detached: no read')
 })

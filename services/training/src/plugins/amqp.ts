@@ -5,6 +5,7 @@ import { EventApplier } from '../event-applier.ts'
 import { EventConsumer } from '../event-consumer.ts'
 import { RedisJobStore } from '../job-store.ts'
 import type { TrainingMetrics } from '../metrics.ts'
+import { QueueStats } from '../queue-stats.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -32,8 +33,11 @@ async function amqp (fastify: FastifyInstance) {
     queue: c.AMQP_QUEUE,
     deadLetterExchange: c.AMQP_DEAD_LETTER_EXCHANGE,
     deadLetterQueue: c.AMQP_DEAD_LETTER_QUEUE,
-    prefetch: c.AMQP_PREFETCH
+    prefetch: c.AMQP_PREFETCH,
+    queueType: c.AMQP_QUEUE_TYPE
   }
+
+  const stats = new QueueStats(topology.queue, fastify.trainingMetrics)
 
   // amqplib's own recovery reconnects with capped, jittered back-off and runs
   // setup after every connect, so the consumer is re-established each time.
@@ -51,19 +55,26 @@ async function amqp (fastify: FastifyInstance) {
         channel.on('error', (err: Error) => log.warn({ err: err.message }, 'amqp channel error'))
         await consumer.start(channel, topology)
         if (consumer.consuming) log.info({ queue: topology.queue }, 'consuming')
+        stats.attach(model)
+        void stats.read()
       }
     }
   })
   connection.on('connect', () => fastify.trainingMetrics.amqpConnected.set(1))
   connection.on('disconnect', (err: Error) => {
     fastify.trainingMetrics.amqpConnected.set(0)
+    stats.detach()
     log.warn({ err: err?.message }, 'amqp disconnected')
   })
   connection.on('connect-failed', (err: Error) => log.warn({ err: err.message }, 'amqp connect failed'))
   connection.on('error', (err: Error) => log.warn({ err: err.message }, 'amqp error'))
 
   fastify.readiness.add({ name: 'amqp', check: () => consumer.consuming })
+  const statsTimer = setInterval(() => { void stats.read() }, c.QUEUE_STATS_INTERVAL_MS)
+  statsTimer.unref()
   fastify.addHook('preClose', async () => {
+    clearInterval(statsTimer)
+    stats.detach()
     await consumer.stop()
   })
   fastify.addHook('onClose', async () => {

@@ -11,7 +11,7 @@ import {
 } from '@training-live/events'
 import { ConnectionLimiter, Heartbeat, holdConnectionSlot, inboundRateLimit, lazyChild, logsDebug, selectProtocol } from '@training-live/service-kit'
 import { TrainingErrors } from '../errors.ts'
-import { LiveHub } from '../live-hub.ts'
+import { LiveHub, messageTimestamp } from '../live-hub.ts'
 import { LiveConnection } from '../live-connection.ts'
 import { RedisJobStore, reachesBack, type JobHistoryRead } from '../job-store.ts'
 
@@ -37,7 +37,12 @@ async function live (fastify: FastifyInstance) {
     unsubscribe: channel => fastify.redisSubscriber.unsubscribe(channel)
   })
   // The bytes as Redis sent them: not decoded here, nor encoded again for each socket.
-  fastify.redisSubscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => hub.deliver(channel.toString(), message))
+  fastify.redisSubscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+    if (hub.deliver(channel.toString(), message) === 0) return
+    // Once per message and process, not per socket. The worker's clock sets the timestamp: skew shows.
+    const emitted = messageTimestamp(message)
+    if (!Number.isNaN(emitted)) metrics.liveLatency.observe(Math.max(0, Date.now() - emitted) / 1000)
+  })
 
   // Pub/sub does not queue: what is published while the subscriber reconnects never reaches it.
   // So every socket is held from the moment it drops; once it is back and subscribed again, each
@@ -125,6 +130,7 @@ async function live (fastify: FastifyInstance) {
       onSent: () => metrics.liveMessages.inc()
     })
     connections.add(connection)
+    metrics.accepted.inc()
     metrics.liveConnections.inc()
     heartbeat.add(socket)
 
