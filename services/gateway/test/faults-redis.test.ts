@@ -10,10 +10,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { createPublisher, type Publisher } from '@training-live/events/publisher'
 import {
-  LiveClient, ResumingClient, deleteTopology, eventually, liveUrl, metricValue, mintToken, startService, testTopology, uniqueId,
+  OwnedRedis, LiveClient, ResumingClient, deleteTopology, eventually, liveUrl, metricValue, mintToken, startService, testTopology, uniqueId,
   type ServiceProcess
 } from '@training-live/test-kit'
-import { OwnedRedis, allReached, assertExactlyOnce, fullHistory, jobOf, publishPaced, readyBecomes } from './helpers/faults.ts'
+import { allReached, assertExactlyOnce, fullHistory, jobOf, publishPaced, readyBecomes } from './helpers/faults.ts'
 
 const run = promisify(execFile)
 const PRODUCTS = 200

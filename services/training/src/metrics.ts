@@ -55,7 +55,7 @@ export function createTrainingMetrics (registry: Registry) {
     }),
     queueConsumers: new Gauge({
       name: 'training_queue_consumers',
-      help: 'Consumers on the queue (the single active one and the standbys), as last read by this replica.',
+      help: 'Consumers on the queue as the broker counts them (a classic queue counts the standbys too, a quorum queue only the active one), as last read by this replica.',
       registers
     }),
     liveMessages: new Counter({
@@ -88,3 +88,9 @@ export function createTrainingMetrics (registry: Registry) {
   }
 }
 export type TrainingMetrics = ReturnType<typeof createTrainingMetrics>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    trainingMetrics: TrainingMetrics
+  }
+}

@@ -68,7 +68,7 @@ t.test('health, readiness and metrics of a connected process', async t => {
   t.match(metrics.text, /^# TYPE training_events_total counter$/m)
   t.match(metrics.text, /^training_live_connections 0$/m)
   t.match(metrics.text, /^training_amqp_connected 1$/m)
-  t.match(metrics.text, /^training_redis_connected /m)
+  t.match(metrics.text, /^training_redis_connected 1$/m)
   t.match(metrics.text, /^training_process_cpu_user_seconds_total /m, 'default process metrics, prefixed')
 })
 
@@ -88,6 +88,7 @@ t.test('Redis unreachable: starts, /ready 503 with checks.redis false', async t 
   const p = await start({ ...topology.env, REDIS_URL: `redis://127.0.0.1:${port}` }, 'health')
   const ready = await getJson(`${p.url}/ready`)
   t.equal(ready.status, 503)
+  t.match(await (await fetch(`${p.url}/metrics`)).text(), /^training_redis_connected 0$/m)
   t.match(ready.body, { status: 'not_ready', checks: { redis: false } })
   t.equal((await fetch(`${p.url}/health`)).status, 200, 'still alive')
   t.equal(p.child.exitCode, null, 'the process keeps running')

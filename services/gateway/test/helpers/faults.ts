@@ -2,20 +2,18 @@
  * Shared pieces of the fault-injection tests: paced publishing, the job's
  * full history, the exactly-once checks, and ways to break a dependency
  * without touching the shared RabbitMQ and Redis (closing only a process'
- * own AMQP connections, a TCP proxy that can be cut, a test-owned Redis).
+ * own AMQP connections, a TCP proxy that can be cut; a test-owned Redis is
+ * the test kit's OwnedRedis).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import type { Test } from 'tap'
 import { compareStreamIds, type TrainingEvent } from '@training-live/events'
 import type { Publisher } from '@training-live/events/publisher'
-import { LiveClient, freePort, jobEvents, liveUrl, mintToken, reapOnExit, type ResumingClient } from '@training-live/test-kit'
+import { LiveClient, freePort, jobEvents, liveUrl, mintToken, type ResumingClient } from '@training-live/test-kit'
 
 const run = promisify(execFile)
 
@@ -187,73 +185,5 @@ export class TcpProxy {
   async close (): Promise<void> {
     this.cut()
     await new Promise(resolve => this.#server.close(resolve))
-  }
-}
-
-/** A redis-server owned by one test, on its own port; optionally with an fsync'ed AOF so a restart keeps the data. */
-export class OwnedRedis {
-  readonly port: number
-  readonly #persistent: boolean
-  #dir: string | null = null
-  #child: ChildProcess | null = null
-
-  constructor (port: number, options: { persistent?: boolean } = {}) {
-    this.port = port
-    this.#persistent = options.persistent ?? false
-  }
-
-  static async start (options: { persistent?: boolean } = {}): Promise<OwnedRedis> {
-    const redis = new OwnedRedis(await freePort(), options)
-    await redis.start()
-    return redis
-  }
-
-  get url (): string {
-    return `redis://127.0.0.1:${this.port}`
-  }
-
-  get running (): boolean {
-    return this.#child !== null && this.#child.exitCode === null && this.#child.signalCode === null
-  }
-
-  async start (): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--daemonize', 'no', '--enable-debug-command', 'local']
-    if (this.#persistent) {
-      this.#dir ??= await mkdtemp(join(tmpdir(), 'faults-redis-'))
-      args.push('--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.#dir)
-    } else {
-      args.push('--appendonly', 'no')
-    }
-    const child = spawn('redis-server', args, { stdio: 'ignore' })
-    this.#child = child
-    reapOnExit(child)
-    const deadline = Date.now() + 10_000
-    while ((await this.cli('PING').catch(() => '')) !== 'PONG') {
-      if (Date.now() > deadline || !this.running) throw new Error(`redis-server on ${this.port} did not start`)
-      await sleep(50)
-    }
-  }
-
-  /** Runs one command with redis-cli against this server; resolves with its output, trimmed. */
-  async cli (...args: string[]): Promise<string> {
-    const { stdout } = await run('redis-cli', ['-p', String(this.port), ...args])
-    // redis-cli exits 0 on an error reply.
-    if (stdout.startsWith('ERR')) throw new Error(`redis-cli ${args.join(' ')}: ${stdout.trim()}`)
-    return stdout.trim()
-  }
-
-  /** Kills the server (kill -9); without persistence its data is gone. */
-  async kill (): Promise<void> {
-    const child = this.#child
-    if (child === null || !this.running) return
-    const exited = once(child, 'exit')
-    child.kill('SIGKILL')
-    await exited
-  }
-
-  /** Kills the server and removes its files (teardown). */
-  async destroy (): Promise<void> {
-    await this.kill()
-    if (this.#dir !== null) await rm(this.#dir, { recursive: true, force: true })
   }
 }

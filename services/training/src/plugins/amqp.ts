@@ -4,13 +4,11 @@ import amqplib, { type ChannelModel } from 'amqplib'
 import { EventApplier } from '../event-applier.ts'
 import { EventConsumer } from '../event-consumer.ts'
 import { RedisJobStore } from '../job-store.ts'
-import type { TrainingMetrics } from '../metrics.ts'
 import { QueueStats } from '../queue-stats.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     consumer: EventConsumer
-    trainingMetrics: TrainingMetrics
   }
 }
 

@@ -17,16 +17,22 @@ async function redis (fastify: FastifyInstance) {
   const commands = createRedisClient(c, { connectionName: 'training-live', autoPipelining: true })
   const subscriber = createRedisClient(c, { connectionName: 'training-live', autoPipelining: false })
   const mode = redisMode(c)
+  const connected = () => commands.status === 'ready' && subscriber.status === 'ready'
+  const gauge = fastify.trainingMetrics.redisConnected
   for (const [name, client] of [['commands', commands], ['subscriber', subscriber]] as const) {
     client.on('error', err => fastify.log.warn({ err: err.message, connection: name }, 'redis connection error'))
-    client.on('ready', () => fastify.log.info({ connection: name, mode }, 'redis ready'))
+    client.on('ready', () => {
+      gauge.set(connected() ? 1 : 0)
+      fastify.log.info({ connection: name, mode }, 'redis ready')
+    })
+    client.on('close', () => gauge.set(0))
   }
   // Start without waiting: the service comes up (and reports not ready) while Redis is away.
   commands.connect().catch(() => {})
   subscriber.connect().catch(() => {})
   fastify.decorate<RedisClient>('redis', commands)
   fastify.decorate<RedisClient>('redisSubscriber', subscriber)
-  fastify.readiness.add({ name: 'redis', check: () => commands.status === 'ready' && subscriber.status === 'ready' })
+  fastify.readiness.add({ name: 'redis', check: connected })
   fastify.addHook('onClose', async () => {
     commands.disconnect()
     subscriber.disconnect()
