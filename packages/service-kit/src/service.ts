@@ -16,8 +16,8 @@ export interface CommonServiceConfig {
 
 /** The plugins every service has: /health and /ready, /metrics on its own registry, and the live route's JWT check. */
 export async function registerCommonPlugins (app: FastifyInstance, options: { metricsPrefix: string, config: CommonServiceConfig, errors: AuthErrors }): Promise<void> {
-  await app.register(healthPlugin)
   await app.register(metricsPlugin, { prefix: options.metricsPrefix })
+  await app.register(healthPlugin, { metricsPrefix: options.metricsPrefix })
   await app.register(authPlugin, {
     secret: options.config.JWT_SECRET,
     publicKey: options.config.JWT_PUBLIC_KEY,

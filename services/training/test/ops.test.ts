@@ -11,7 +11,7 @@ import amqplib from 'amqplib'
 import { Registry } from 'prom-client'
 import { createPublisher } from '@training-live/events/publisher'
 import {
-  AMQP_URL, LiveClient, REDIS_URL, TEST_SECRET, deleteKeys, deleteTopology, freePort, liveUrl, metricValue, mintToken,
+  AMQP_URL, LiveClient, OwnedRedis, REDIS_URL, TEST_SECRET, deleteKeys, deleteTopology, freePort, liveUrl, metricValue, mintToken,
   startService, testTopology, uniqueId, type ServiceProcess
 } from '@training-live/test-kit'
 import { loadTrainingConfig, parseHostPorts } from '../src/config.ts'
@@ -69,6 +69,7 @@ t.test('health, readiness and metrics of a connected process', async t => {
   t.match(metrics.text, /^training_live_connections 0$/m)
   t.match(metrics.text, /^training_amqp_connected 1$/m)
   t.match(metrics.text, /^training_redis_connected 1$/m)
+  t.match(metrics.text, /^training_ready 1$/m)
   t.match(metrics.text, /^training_process_cpu_user_seconds_total /m, 'default process metrics, prefixed')
 })
 
@@ -88,7 +89,9 @@ t.test('Redis unreachable: starts, /ready 503 with checks.redis false', async t 
   const p = await start({ ...topology.env, REDIS_URL: `redis://127.0.0.1:${port}` }, 'health')
   const ready = await getJson(`${p.url}/ready`)
   t.equal(ready.status, 503)
-  t.match(await (await fetch(`${p.url}/metrics`)).text(), /^training_redis_connected 0$/m)
+  const text = await (await fetch(`${p.url}/metrics`)).text()
+  t.match(text, /^training_redis_connected 0$/m)
+  t.match(text, /^training_ready 0$/m)
   t.match(ready.body, { status: 'not_ready', checks: { redis: false } })
   t.equal((await fetch(`${p.url}/health`)).status, 200, 'still alive')
   t.equal(p.child.exitCode, null, 'the process keeps running')
@@ -199,6 +202,21 @@ t.test('metrics: accepted connections, live latency from the event timestamp, qu
   // A second process on the same queue is a standby consumer: the broker counts both.
   const standby = await start({ ...own.env, QUEUE_STATS_INTERVAL_MS: '100' })
   await eventually('two consumers', () => metricValue(standby, 'training_queue_consumers'), v => v === 2)
+})
+
+t.test('readiness changes are counted: Redis goes away and comes back', async t => {
+  const redis = await OwnedRedis.start()
+  t.teardown(() => redis.destroy())
+  const p = await start({ ...topology.env, REDIS_URL: redis.url })
+  // Its start counts too (not ready, then ready) when /ready was asked before it was ready.
+  const before = await metricValue(p, 'training_ready_transitions_total')
+  await redis.kill()
+  await eventually('/ready 503', () => fetch(`${p.url}/ready`).then(r => r.status), s => s === 503)
+  t.equal(await metricValue(p, 'training_ready'), 0)
+  await redis.start()
+  await eventually('/ready 200', () => fetch(`${p.url}/ready`).then(r => r.status), s => s === 200)
+  t.equal(await metricValue(p, 'training_ready'), 1)
+  t.equal(await metricValue(p, 'training_ready_transitions_total') - before, 2, 'down once, up once')
 })
 
 t.test('QueueStats reads the depth of a queue nobody consumes, and survives the queue going away', async t => {
