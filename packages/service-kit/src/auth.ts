@@ -12,6 +12,8 @@ export interface AuthOptions {
   secret?: string | undefined
   publicKey?: string | undefined
   algorithms?: string | undefined
+  /** A key being rotated out: tokens it signed are still accepted, after the current key refuses them. */
+  previous?: { secret?: string | undefined, publicKey?: string | undefined, algorithms?: string | undefined } | undefined
   errors: AuthErrors
 }
 
@@ -60,24 +62,47 @@ export function selectProtocol (protocols: Set<string>): string | false {
 
 const DEV_SECRET = 'training-live-development-secret'
 
+/** @fastify/jwt options to verify with one key: a PEM public key, or else a shared secret. */
+function verifierOptions (key: { secret?: string | undefined, publicKey?: string | undefined, algorithms?: string | undefined }) {
+  const asymmetric = key.publicKey !== undefined
+  const algorithms = (key.algorithms ?? (asymmetric ? 'RS256' : 'HS256')).split(',')
+  return {
+    secret: asymmetric ? { public: key.publicKey as string } : (key.secret ?? DEV_SECRET),
+    verify: { algorithms: algorithms as never, requiredClaims: ['exp', 'sub', 'tenant_id'] }
+  }
+}
+
 async function auth (fastify: FastifyInstance, options: AuthOptions) {
   const { errors } = options
-  const asymmetric = options.publicKey !== undefined
-  const algorithms = (options.algorithms ?? (asymmetric ? 'RS256' : 'HS256')).split(',')
-  if (!asymmetric && options.secret === undefined) {
+  if (options.publicKey === undefined && options.secret === undefined) {
     fastify.log.warn('JWT_SECRET is not set: using the development secret; never do this in production')
   }
-  await fastify.register(fastifyJwt, {
-    secret: asymmetric ? { public: options.publicKey as string } : (options.secret ?? DEV_SECRET),
-    verify: { algorithms: algorithms as never, requiredClaims: ['exp', 'sub', 'tenant_id'] }
-  })
+  await fastify.register(fastifyJwt, verifierOptions(options))
+  const previous = options.previous
+  const hasPrevious = previous !== undefined && (previous.secret !== undefined || previous.publicKey !== undefined)
+  if (hasPrevious) await fastify.register(fastifyJwt, { ...verifierOptions(previous), namespace: 'previous' })
+
+  /** Claims of a token either key signed; the current key's error when neither did. */
+  function verify (token: string): Record<string, unknown> {
+    try {
+      return fastify.jwt.verify<Record<string, unknown>>(token)
+    } catch (err) {
+      if (!hasPrevious || (err as { code?: string }).code === 'FAST_JWT_EXPIRED') throw err
+      try {
+        return (fastify.jwt as unknown as Record<string, typeof fastify.jwt>).previous?.verify<Record<string, unknown>>(token) as Record<string, unknown>
+      } catch (previousErr) {
+        // Expired under the old key is still "expired" to the client: it needs a fresh token either way.
+        throw (previousErr as { code?: string }).code === 'FAST_JWT_EXPIRED' ? previousErr : err
+      }
+    }
+  }
 
   fastify.decorate('authenticateLive', async function authenticateLive (request: FastifyRequest) {
     const token = extractToken(request)
     if (token === undefined || token === '') throw new errors.TokenMissing()
     let claims: Record<string, unknown>
     try {
-      claims = fastify.jwt.verify<Record<string, unknown>>(token)
+      claims = verify(token)
     } catch (err) {
       const code = (err as { code?: string }).code
       throw code === 'FAST_JWT_EXPIRED' ? new errors.TokenExpired() : new errors.TokenInvalid()

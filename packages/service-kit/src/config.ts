@@ -7,6 +7,8 @@ import envSchema from 'env-schema'
 import { Type, type Static, type TObject, type TProperties } from 'typebox'
 import { ConfigError } from './errors.ts'
 
+const ALGORITHMS = '^((HS|RS|PS|ES)(256|384|512)|EdDSA)(,((HS|RS|PS|ES)(256|384|512)|EdDSA))*$'
+
 /** Settings every service has. */
 export const CommonConfig = {
   NODE_ENV: Type.String({ default: 'development' }),
@@ -20,7 +22,11 @@ export const CommonConfig = {
   /** PEM public key for asymmetric tokens (RS*, PS*, ES*, EdDSA); takes precedence over JWT_SECRET. */
   JWT_PUBLIC_KEY: Type.Optional(Type.String({ minLength: 1 })),
   /** Comma-separated algorithms accepted; `none` is never accepted. Defaults to HS256, or RS256 with a public key. */
-  JWT_ALGORITHMS: Type.Optional(Type.String({ pattern: '^((HS|RS|PS|ES)(256|384|512)|EdDSA)(,((HS|RS|PS|ES)(256|384|512)|EdDSA))*$' })),
+  JWT_ALGORITHMS: Type.Optional(Type.String({ pattern: ALGORITHMS })),
+  /** During a key rotation, the key being replaced: tokens it signed are still accepted (docs/operations.md, Rotating the JWT key). */
+  JWT_PREVIOUS_SECRET: Type.Optional(Type.String({ minLength: 16 })),
+  JWT_PREVIOUS_PUBLIC_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_PREVIOUS_ALGORITHMS: Type.Optional(Type.String({ pattern: ALGORITHMS })),
   /** Seconds between WebSocket pings; a socket that has not answered the previous one is dropped. */
   HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
   /** Largest frame a client may send, in bytes. */

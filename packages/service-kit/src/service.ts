@@ -12,6 +12,9 @@ export interface CommonServiceConfig {
   JWT_SECRET?: string | undefined
   JWT_PUBLIC_KEY?: string | undefined
   JWT_ALGORITHMS?: string | undefined
+  JWT_PREVIOUS_SECRET?: string | undefined
+  JWT_PREVIOUS_PUBLIC_KEY?: string | undefined
+  JWT_PREVIOUS_ALGORITHMS?: string | undefined
 }
 
 /** The plugins every service has: /health and /ready, /metrics on its own registry, and the live route's JWT check. */
@@ -22,6 +25,11 @@ export async function registerCommonPlugins (app: FastifyInstance, options: { me
     secret: options.config.JWT_SECRET,
     publicKey: options.config.JWT_PUBLIC_KEY,
     algorithms: options.config.JWT_ALGORITHMS,
+    previous: {
+      secret: options.config.JWT_PREVIOUS_SECRET,
+      publicKey: options.config.JWT_PREVIOUS_PUBLIC_KEY,
+      algorithms: options.config.JWT_PREVIOUS_ALGORITHMS
+    },
     errors: options.errors
   })
 }

@@ -55,6 +55,8 @@ export interface ServiceProcess {
 
 export interface StartOptions {
   env?: Record<string, string>
+  /** Where the service's package is (default: its folder in this repository), e.g. a `pnpm deploy` output. */
+  cwd?: string
   /** Wait until GET /ready answers 200 (default), or only until /health answers. */
   waitFor?: 'ready' | 'health' | 'exit'
   timeoutMs?: number
@@ -64,7 +66,7 @@ export interface StartOptions {
 
 export async function startService (service: 'training' | 'gateway', options: StartOptions = {}): Promise<ServiceProcess> {
   const port = options.env?.PORT ?? String(await freePort())
-  const cwd = `${ROOT}services/${service}`
+  const cwd = options.cwd ?? `${ROOT}services/${service}`
   const child = spawn(process.execPath, [...(options.execArgv ?? []), '--import', 'tsx', 'src/server.ts'], {
     cwd,
     env: {

@@ -2,7 +2,7 @@
  * Contract bullets about how the stack is run: publishing while no service
  * runs, asymmetric keys, default configuration, and `pnpm start`.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { randomUUID } from 'node:crypto'
@@ -14,7 +14,8 @@ import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE, QUEUE, livePath } fr
 import { createPublisher } from '@training-live/events/publisher'
 import { DEV_SECRET } from '@training-live/service-kit'
 import {
-  AMQP_URL, LiveClient, deleteKeys, deleteTopology, jobEvents, liveUrl, mintToken, startService, testTopology, uniqueId
+  AMQP_URL, LiveClient, deleteKeys, deleteTopology, jobEvents, liveUrl, mintToken, startService, testTopology, uniqueId,
+  type ServiceProcess
 } from '@training-live/test-kit'
 import { loadGatewayConfig } from '../src/config.ts'
 
@@ -53,17 +54,22 @@ t.test('events published while no training service runs are applied when one sta
   t.equal(client.closed?.code, 1000)
 })
 
-t.test('asymmetric keys: RS256 with JWT_PUBLIC_KEY', async t => {
-  const { publicKey, privateKey } = await generateKeyPair('RS256')
-  const pem = await exportSPKI(publicKey)
-  const topology = testTopology('rs256')
-  const keyEnv = { JWT_PUBLIC_KEY: pem, JWT_ALGORITHMS: 'RS256', JWT_SECRET: '' }
+/** A training service and a gateway with the same key settings (both verify the token: the gateway forwards it). */
+async function stackWithKeys (t: Test, name: string, keyEnv: Record<string, string>): Promise<ServiceProcess> {
+  const topology = testTopology(name)
   const training = await startService('training', { env: { ...topology.env, ...keyEnv } })
   const gateway = await startService('gateway', { env: { ...keyEnv, TRAINING_URLS: training.url } })
   t.teardown(async () => {
     await Promise.all([gateway.stop(), training.stop()])
     await deleteTopology(topology)
   })
+  return gateway
+}
+
+t.test('asymmetric keys: RS256 with JWT_PUBLIC_KEY', async t => {
+  const { publicKey, privateKey } = await generateKeyPair('RS256')
+  const pem = await exportSPKI(publicKey)
+  const gateway = await stackWithKeys(t, 'rs256', { JWT_PUBLIC_KEY: pem, JWT_ALGORITHMS: 'RS256', JWT_SECRET: '' })
   const tenantId = uniqueId('tenant')
   const jobId = uniqueId('job')
   const claims = { tenant_id: tenantId }
@@ -86,6 +92,34 @@ t.test('asymmetric keys: RS256 with JWT_PUBLIC_KEY', async t => {
   const confusedRes = await fetch(`${gateway.url}${livePath(tenantId, jobId)}?token=${confused}`)
   t.equal(confusedRes.status, 401, 'the public key used as an HMAC secret is refused')
   t.equal(((await confusedRes.json()) as { code: string }).code, 'GATEWAY_TOKEN_INVALID')
+})
+
+t.test('key rotation: an RS256 key replaces an HS256 secret, tokens of both accepted meanwhile', async t => {
+  const { publicKey, privateKey } = await generateKeyPair('RS256')
+  const oldSecret = 'rotated-out-secret-0123456789'
+  const gateway = await stackWithKeys(t, 'rotation', {
+    JWT_SECRET: '', JWT_PUBLIC_KEY: await exportSPKI(publicKey), JWT_ALGORITHMS: 'RS256', JWT_PREVIOUS_SECRET: oldSecret
+  })
+  const tenantId = uniqueId('tenant')
+  const jobId = uniqueId('job')
+  const exp = Math.floor(Date.now() / 1000) + 600
+  const tokens = {
+    current: await new SignJWT({ tenant_id: tenantId }).setProtectedHeader({ alg: 'RS256' }).setSubject('u').setExpirationTime(exp).sign(privateKey),
+    previous: await mintToken({ tenantId, secret: oldSecret })
+  }
+  for (const [name, token] of Object.entries(tokens)) {
+    const client = new LiveClient(liveUrl(gateway.wsUrl, tenantId, jobId, { token }))
+    t.teardown(() => client.close())
+    await client.waitFor(m => m.length === 1, 10_000, `snapshot with the ${name} key's token`)
+    t.equal(client.messages[0]?.type, 'connected', `a token of the ${name} key is accepted end to end`)
+  }
+  const refusal = async (token: string) => {
+    const res = await fetch(`${gateway.url}${livePath(tenantId, jobId)}?token=${token}`)
+    return `${res.status} ${((await res.json()) as { code: string }).code}`
+  }
+  t.equal(await refusal(await mintToken({ tenantId, secret: 'neither-key-0123456789abcdef' })), '401 GATEWAY_TOKEN_INVALID', 'a token of neither key')
+  t.equal(await refusal(await mintToken({ tenantId, secret: oldSecret, expiresIn: -60 })), '401 GATEWAY_TOKEN_EXPIRED', 'an expired token of the old key is "expired"')
+  t.equal(await refusal(await mintToken({ tenantId: 'someone-else', secret: oldSecret })), '403 GATEWAY_TENANT_FORBIDDEN', 'the tenant is checked whichever key signed')
 })
 
 t.test('gateway defaults are the contract\'s', async t => {

@@ -1,0 +1,5 @@
+export * from './options.ts'
+export * from './plan.ts'
+export * from './random.ts'
+export * from './schedule.ts'
+export * from './simulate.ts'
