@@ -3,7 +3,7 @@ import neostandard from 'neostandard'
 export default [
   ...neostandard({
     ts: true,
-    ignores: ['**/node_modules/**', '**/.tap/**', '**/dist/**', 'packages/events/schema/**']
+    ignores: ['**/node_modules/**', '**/.tap/**', '**/dist/**', 'packages/events/schema/**', '.tools/**']
   }),
   {
     rules: {
