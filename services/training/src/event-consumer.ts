@@ -124,8 +124,12 @@ export class EventConsumer {
     return this.#channel !== null && this.#consumerTag !== null
   }
 
-  /** Starts consuming on a fresh channel; called after every (re)connect. */
-  async start (channel: Channel, o: TopologyOptions): Promise<void> {
+  /**
+   * Starts consuming on a fresh channel; called after every (re)connect. `onCancelled` runs when the
+   * broker cancels the consumer (the queue was deleted, or its node lost): the channel is then of no
+   * further use, and the caller replaces it (which declares the queue again).
+   */
+  async start (channel: Channel, o: TopologyOptions, onCancelled: () => void = () => {}): Promise<void> {
     // A reconnect during a drain must not start consuming again.
     if (this.#stopping) { await channel.close().catch(() => {}); return }
     await declareTopology(channel, o)
@@ -140,6 +144,7 @@ export class EventConsumer {
       if (msg === null) {
         this.#log.warn('the broker cancelled the consumer')
         this.#consumerTag = null
+        onCancelled()
         return
       }
       acks.delivered(msg)

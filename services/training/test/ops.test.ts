@@ -11,7 +11,7 @@ import amqplib from 'amqplib'
 import { Registry } from 'prom-client'
 import { createPublisher } from '@training-live/events/publisher'
 import {
-  AMQP_URL, LiveClient, OwnedRedis, REDIS_URL, TEST_SECRET, deleteKeys, deleteTopology, freePort, liveUrl, metricValue, mintToken,
+  AMQP_URL, LiveClient, OwnedRedis, REDIS_URL, TEST_SECRET, deleteKeys, deleteTopology, freePort, jobEvents, liveUrl, metricValue, mintToken,
   startService, testTopology, uniqueId, type ServiceProcess
 } from '@training-live/test-kit'
 import { loadTrainingConfig, parseHostPorts } from '../src/config.ts'
@@ -241,4 +241,36 @@ t.test('QueueStats reads the depth of a queue nobody consumes, and survives the 
   t.equal((await metrics.queueMessages.get()).values[0]?.value, 0)
   stats.detach()
   t.equal(await stats.read(), false, 'detached: no read')
+})
+
+t.test('the queue deleted under a running replica: it declares it again and consumes on', async t => {
+  const own = testTopology('ops-requeue')
+  t.teardown(async () => {
+    await deleteTopology(own)
+    await deleteKeys(own.env.REDIS_KEY_PREFIX as string)
+  })
+  const p = await start({ ...own.env, QUEUE_STATS_INTERVAL_MS: '100' })
+  const connection = await amqplib.connect(AMQP_URL)
+  t.teardown(() => connection.close())
+  const channel = await connection.createChannel()
+  await channel.deleteQueue(own.queue)
+  // The broker cancels the consumer; the replica opens a new channel, which declares the queue again.
+  await eventually('the queue back, with its consumer', async () => {
+    const probe = await connection.createChannel()
+    probe.on('error', () => {})
+    try { return (await probe.checkQueue(own.queue)).consumerCount } catch { return 0 } finally { await probe.close().catch(() => {}) }
+  }, n => n === 1)
+  t.equal((await fetch(`${p.url}/ready`)).status, 200, 'ready again')
+  t.match(p.output(), /the broker cancelled the consumer/)
+
+  const tenantId = uniqueId('tenant')
+  const jobId = uniqueId('job')
+  const client = new LiveClient(liveUrl(p.wsUrl, tenantId, jobId, { token: await mintToken({ tenantId }) }))
+  t.teardown(() => client.close())
+  await client.waitFor(m => m.length === 1, 10_000, 'the snapshot')
+  const publisher = await createPublisher({ url: own.env.AMQP_URL, exchange: own.exchange })
+  t.teardown(() => publisher.close())
+  for (const e of jobEvents(tenantId, jobId, ['a', 'b'])) await publisher.publishRaw(e.type, JSON.stringify(e), { messageId: e.event_id })
+  await client.waitFor(m => m.at(-1)?.type === 'completed', 20_000, 'the job to complete')
+  t.same(client.events.map(m => m.progress), [0, 20, 50, 80, 100], 'every event applied after the queue came back')
 })

@@ -5,6 +5,7 @@ import { EventApplier } from '../event-applier.ts'
 import { EventConsumer } from '../event-consumer.ts'
 import { RedisJobStore } from '../job-store.ts'
 import { QueueStats } from '../queue-stats.ts'
+import { ConsumerChannel } from '../consumer-channel.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -36,6 +37,7 @@ async function amqp (fastify: FastifyInstance) {
   }
 
   const stats = new QueueStats(topology.queue, fastify.trainingMetrics)
+  const consumerChannel = new ConsumerChannel(consumer, topology, log)
 
   // amqplib's own recovery reconnects with capped, jittered back-off and runs
   // setup after every connect, so the consumer is re-established each time.
@@ -49,10 +51,7 @@ async function amqp (fastify: FastifyInstance) {
       maxDelay: 5000,
       jitter: 0.3,
       setup: async (model: ChannelModel) => {
-        const channel = await model.createChannel()
-        channel.on('error', (err: Error) => log.warn({ err: err.message }, 'amqp channel error'))
-        await consumer.start(channel, topology)
-        if (consumer.consuming) log.info({ queue: topology.queue }, 'consuming')
+        await consumerChannel.attach(model)
         stats.attach(model)
         void stats.read()
       }
@@ -73,6 +72,7 @@ async function amqp (fastify: FastifyInstance) {
   fastify.addHook('preClose', async () => {
     clearInterval(statsTimer)
     stats.detach()
+    consumerChannel.stop()
     await consumer.stop()
   })
   fastify.addHook('onClose', async () => {
