@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { relative } from 'node:path'
 import { validateCompose } from './compose.ts'
 import { dashboardQueries } from './dashboard.ts'
+import { checkDockerfile, type DockerfileInput } from './dockerfiles.ts'
 import { PROMETHEUS_SERIES } from './exported-metrics.ts'
 import { checkReferences } from './kubernetes-references.ts'
 import { KUBERNETES_VERSION, validateSchemas } from './kubernetes-schemas.ts'
@@ -15,6 +16,7 @@ import { parseQuery } from './promql.ts'
 import { promtool, PromtoolError, readRuleGroups } from './rules.ts'
 
 export interface CheckInput {
+  dockerfiles: DockerfileInput[]
   compose: { file: string, envFile: string }
   kustomizations: string[]
   prometheusRule: string
@@ -34,6 +36,11 @@ const rel = (p: string) => relative(process.cwd(), p) || '.'
 export async function checkDeployment (input: CheckInput): Promise<CheckReport> {
   const problems: Problem[] = []
   const notes: string[] = []
+
+  for (const d of input.dockerfiles) {
+    for (const p of await checkDockerfile(d)) problems.push({ file: rel(d.file), ...p })
+  }
+  notes.push(`${input.dockerfiles.map(d => rel(d.file)).join(', ')}: dockerfile-utils, stages, user, health check, exec form`)
 
   problems.push(...await validateCompose(input.compose))
   notes.push(`${rel(input.compose.file)}: Compose specification schema, with ${rel(input.compose.envFile)}`)

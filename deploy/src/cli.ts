@@ -13,6 +13,11 @@ const deploy = `${root}deploy/`
 process.chdir(root)
 
 const report = await checkDeployment({
+  dockerfiles: [
+    { file: `${root}services/training/Dockerfile`, service: true },
+    { file: `${root}services/gateway/Dockerfile`, service: true },
+    { file: `${root}packages/simulator/Dockerfile`, service: false }
+  ],
   compose: { file: `${root}docker-compose.yml`, envFile: `${root}.env.example` },
   kustomizations: [`${deploy}k8s/base`, `${deploy}k8s/overlays/production`, `${deploy}k8s/overlays/dev`],
   prometheusRule: `${deploy}prometheus/prometheus-rule.yaml`,

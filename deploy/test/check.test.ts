@@ -29,6 +29,11 @@ async function copyFiles (): Promise<{ dir: string, input: CheckInput }> {
 
 function inputFor (dir: string): CheckInput {
   return {
+    dockerfiles: [
+      { file: join(dir, 'services/training/Dockerfile'), service: true },
+      { file: join(dir, 'services/gateway/Dockerfile'), service: true },
+      { file: join(dir, 'packages/simulator/Dockerfile'), service: false }
+    ],
     compose: { file: join(dir, 'docker-compose.yml'), envFile: join(dir, '.env.example') },
     kustomizations: ['base', 'overlays/production', 'overlays/dev'].map(k => join(dir, 'deploy/k8s', k)),
     prometheusRule: join(dir, 'deploy/prometheus/prometheus-rule.yaml'),
@@ -73,6 +78,24 @@ t.test('compose: a wrong type, an unknown key, a bad duration and a dangling dep
   await cp(join(root, 'docker-compose.yml'), file)
   await edit(file, /depends_on:\n(\s+)(\w+):/, 'depends_on:\n$1nowhere:')
   t.ok(messages(await checkDeployment(input)).some(s => /depends_on no service named nowhere/.test(s)), 'dangling depends_on')
+})
+
+t.test('Dockerfiles: root user, shell-form start, no health check, one stage, a lowercase instruction', async t => {
+  const { dir, input } = await copyFiles()
+  const training = join(dir, 'services/training/Dockerfile')
+  await edit(training, /^USER node$/m, '')
+  await edit(training, /^CMD \[.*$/m, 'CMD node --import tsx src/server.ts')
+  await edit(training, /^HEALTHCHECK [^\n]*\\\n[^\n]*\n/m, '')
+  const gateway = join(dir, 'services/gateway/Dockerfile')
+  await edit(gateway, /^FROM \$\{NODE_IMAGE\} AS build[\s\S]*?^FROM /m, 'FROM ')
+  await edit(gateway, /^EXPOSE/m, 'expose')
+  const m = (await checkDeployment(input)).problems.filter(p => p.file.endsWith('Dockerfile')).map(p => `${p.file} ${p.where} ${p.message}`)
+  t.ok(m.some(s => /training\/Dockerfile final stage runs as root/.test(s)), 'root')
+  t.ok(m.some(s => /training\/Dockerfile final stage must start node in exec form .*not node --import/.test(s)), 'shell form')
+  t.ok(m.some(s => /training\/Dockerfile final stage no HEALTHCHECK/.test(s)), 'no health check')
+  t.ok(m.some(s => /gateway\/Dockerfile {2}not multi-stage/.test(s)), 'one stage')
+  t.ok(m.some(s => /gateway\/Dockerfile line \d+ .*uppercase/i.test(s)), 'dockerfile-utils: instruction casing')
+  t.notOk(m.some(s => /simulator/.test(s)), 'the untouched Dockerfile passes')
 })
 
 t.test('compose: a variable the .env example does not set', async t => {
