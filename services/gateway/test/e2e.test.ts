@@ -135,7 +135,8 @@ t.test('a late joiner gets the snapshot, then live events', async t => {
   })
   t.notOk('recovered' in (late.messages[0]?.data ?? {}), 'recovered only when last_id was sent')
   await publish(events.slice(4))
-  await late.closedPromise
+  // Both to the end: the first client may get the last event after the late one does.
+  await Promise.all([late.closedPromise, first.closedPromise])
   t.same(late.events.map(m => m.progress), [80, 100], 'only what came after the snapshot')
   t.same(ids(late.messages), ids(first.messages).slice(4))
 })
