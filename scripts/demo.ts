@@ -1,60 +1,70 @@
 /**
- * Publishes a simulated job (a few products trained in parallel) and shows
- * its live progress, as a client of the gateway sees it.
- *   pnpm demo [products]
- * Needs the stack running (`pnpm start`); uses GATEWAY_URL, AMQP_URL and JWT_SECRET.
+ * The live dashboard with simulated jobs, in one command:
+ *   pnpm demo
+ * Starts a training service (:8001) and a gateway (:8000) as `pnpm start`
+ * does, unless they already answer /ready; the dashboard's dev server (:5173)
+ * with the demo plugin; and the simulator, batch after batch (a few jobs of
+ * twelve products, some failing), whose jobs the page picks up by itself.
+ * Ctrl-C stops the simulator (failing the jobs under way), the dev server and
+ * the services it started, then exits 0.
+ * Uses AMQP_URL, AMQP_EXCHANGE, REDIS_URL and JWT_SECRET as the services do;
+ * GATEWAY_PORT, TRAINING_PORT and DASHBOARD_PORT change the ports.
  */
-import { randomUUID } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { SignJWT } from 'jose'
-import WebSocket from 'ws'
-import { livePath } from '@training-live/events'
-import { createPublisher } from '@training-live/events/publisher'
 import { DEV_SECRET } from '../packages/service-kit/src/auth.ts'
+import { startDashboardServer, type DashboardServer } from '../packages/dashboard/src/demo/dev-server.ts'
+import { DemoJobList } from '../packages/dashboard/src/demo/job-list.ts'
+import { startDemoServices, type DemoServices } from '../packages/dashboard/src/demo/services.ts'
+import { runDemoSimulation } from '../packages/dashboard/src/demo/simulation.ts'
 
-const products = Number(process.argv.slice(2).find(a => a !== '--') ?? 6)
-const gateway = process.env.GATEWAY_URL ?? 'ws://127.0.0.1:8000'
-const tenantId = 'tenant_demo'
-const jobId = `training_${randomUUID().slice(0, 8)}`
+const TENANT = 'tenant_demo'
+const port = (name: string, fallback: number): number => Number(process.env[name] || fallback)
+// Empty counts as unset, as in the services' configuration.
+const secret = process.env.JWT_SECRET || DEV_SECRET
 
-const token = await new SignJWT({ tenant_id: tenantId })
-  .setProtectedHeader({ alg: 'HS256' })
-  .setSubject('demo')
-  .setExpirationTime('10m')
-  .sign(new TextEncoder().encode(process.env.JWT_SECRET ?? DEV_SECRET))
+const controller = new AbortController()
+const stop = (): void => {
+  // pnpm and tsx both pass Ctrl-C on, so it may come twice; the stop is bounded anyway (services are killed after a grace).
+  if (controller.signal.aborted) return
+  console.log('\nstopping…')
+  controller.abort()
+}
+process.on('SIGINT', stop)
+process.on('SIGTERM', stop)
 
-const url = `${gateway}${livePath(tenantId, jobId)}?token=${token}`
-const socket = new WebSocket(url)
-const finished = new Promise<void>((resolve, reject) => {
-  socket.on('message', data => {
-    const m = JSON.parse(data.toString()) as { type: string, progress?: number, data: Record<string, unknown> }
-    const progress = m.progress ?? m.data.progress
-    const bar = '#'.repeat(Math.round(Number(progress) / 5)).padEnd(20, '.')
-    console.log(`[${bar}] ${String(progress).padStart(3)}%  ${m.type.padEnd(17)} ${String(m.data.current_step ?? m.data.status ?? '')}`)
+let services: DemoServices | undefined
+let dashboard: DashboardServer | undefined
+try {
+  services = await startDemoServices({
+    gatewayPort: port('GATEWAY_PORT', 8000), trainingPort: port('TRAINING_PORT', 8001), secret, signal: controller.signal
   })
-  socket.on('close', (code, reason) => { console.log(`closed ${code} ${reason.toString()}`); resolve() })
-  socket.on('error', reject)
-  socket.on('unexpected-response', (_req, res) => reject(new Error(`gateway answered ${res.statusCode}: is the stack running (pnpm start)?`)))
-})
-await new Promise((resolve, reject) => { socket.once('open', resolve); socket.once('error', reject) })
-console.log(`watching ${tenantId}/${jobId} through ${gateway}`)
+  console.log(services.started.length === 0
+    ? `reusing the running gateway at ${services.gatewayWsUrl}`
+    : `started ${services.started.join(' and ')}; gateway at ${services.gatewayWsUrl}`)
 
-const publisher = await createPublisher({ url: process.env.AMQP_URL })
-const base = { tenant_id: tenantId, job_id: jobId }
-await publisher.publish('training.started', { ...base, data: { total_products: products } })
-await sleep(300)
-await publisher.publish('training.progress', { ...base, data: { step: 'Data Analysis', progress: 100 } })
-// Products finish in parallel, so they complete in no particular order.
-const names = Array.from({ length: products }, (_, i) => `product_${i + 1}`).sort(() => Math.random() - 0.5)
-let done = 0
-await Promise.all(names.map(async (name, i) => {
-  await sleep(200 + i * 250 + Math.random() * 200)
-  done++
-  await publisher.publish('training.product.completed', {
-    ...base, data: { product_name: name, total_products: products, products_completed: done, current_step: `Trained ${name}` }
+  const jobs = new DemoJobList()
+  dashboard = await startDashboardServer({
+    port: port('DASHBOARD_PORT', 5173),
+    demo: { jobs, gateway: services.gatewayWsUrl, secret, tenantId: TENANT }
   })
-}))
-await sleep(200)
-await publisher.publish('training.completed', { ...base, data: { successful_trainings: products, failed_trainings: 0, total_duration: 3 } })
-await publisher.close()
-await finished
+  console.log(`\n  open ${dashboard.origin}/?tenant=${TENANT}\n`)
+  console.log('simulating jobs of 12 products, a quarter of them failing; Ctrl-C to stop')
+  await runDemoSimulation({
+    tenantId: TENANT,
+    jobs: 4,
+    products: 12,
+    rate: 5,
+    failRatio: 0.25,
+    url: process.env.AMQP_URL,
+    exchange: process.env.AMQP_EXCHANGE,
+    signal: controller.signal,
+    jobList: jobs,
+    onBatch: b => console.log(`batch ${b.batch}: ${b.completed} completed, ${b.failed} failed${b.stopped > 0 ? `, ${b.stopped} stopped` : ''}`)
+  })
+  console.log('stopped')
+} catch (err) {
+  console.error(controller.signal.aborted ? 'stopped before the demo was up' : `the demo failed: ${(err as Error).message}`)
+  if (!controller.signal.aborted) process.exitCode = 1
+} finally {
+  await dashboard?.close()
+  await services?.stop()
+}

@@ -91,3 +91,9 @@ export function livePath (tenantId: string, jobId: string): string {
 
 /** The subprotocol a browser offers first when it carries its token in Sec-WebSocket-Protocol. */
 export const BEARER_SUBPROTOCOL = 'bearer'
+
+/**
+ * The HS256 secret the services fall back to when JWT_SECRET is unset (never in production:
+ * NODE_ENV=production refuses to start without a key). Public, for local tools that mint tokens.
+ */
+export const DEVELOPMENT_JWT_SECRET = 'training-live-development-secret'

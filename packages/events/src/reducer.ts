@@ -90,11 +90,13 @@ function orderingKey (event: TrainingEvent): string {
   return `${String(ms).padStart(16, '0')}|${event.event_id}`
 }
 
-function laterTimestamp (a: string | null, b: string): string {
+/** The later of two event times (`a` may be unknown); the reducer and the client view share it. */
+export function laterTimestamp (a: string | null, b: string): string {
   return a === null || Date.parse(b) > Date.parse(a) ? b : a
 }
 
-function earlierTimestamp (a: string | null, b: string): string {
+/** The earlier of two event times (`a` may be unknown). */
+export function earlierTimestamp (a: string | null, b: string): string {
   return a === null || Date.parse(b) < Date.parse(a) ? b : a
 }
 

@@ -5,7 +5,7 @@
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { BEARER_SUBPROTOCOL } from '@training-live/events'
+import { BEARER_SUBPROTOCOL, DEVELOPMENT_JWT_SECRET } from '@training-live/events'
 import type { AuthErrors } from './errors.ts'
 
 export interface AuthOptions {
@@ -60,7 +60,7 @@ export function selectProtocol (protocols: Set<string>): string | false {
   return protocols.has(BEARER_SUBPROTOCOL) ? BEARER_SUBPROTOCOL : false
 }
 
-const DEV_SECRET = 'training-live-development-secret'
+const DEV_SECRET = DEVELOPMENT_JWT_SECRET
 
 /** @fastify/jwt options to verify with one key: a PEM public key, or else a shared secret. */
 function verifierOptions (key: { secret?: string | undefined, publicKey?: string | undefined, algorithms?: string | undefined }) {

@@ -1,0 +1,32 @@
+/**
+ * The page's overall connection, from its jobs' connections. Jobs that
+ * finished are left out: their sockets close on purpose.
+ */
+import type { ConnectionShown } from './format.ts'
+
+export type OverallConnection = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'offline'
+
+export const OVERALL_TEXT: Record<OverallConnection, string> = {
+  idle: 'Idle (no job running)',
+  connecting: 'Connecting…',
+  live: 'Live',
+  reconnecting: 'Reconnecting…',
+  offline: 'Offline'
+}
+
+export function overallConnection (jobs: ConnectionShown[], browserOnline = true): OverallConnection {
+  if (!browserOnline) return 'offline'
+  const active = jobs.filter(c => c !== 'closed')
+  if (active.length === 0) return 'idle'
+  // The worst state wins: one job that cannot reach the gateway is worth telling.
+  if (active.includes('reconnecting')) return 'reconnecting'
+  if (active.includes('offline')) return 'offline'
+  // A job just added is still connecting while the others are live: the page is live.
+  return active.includes('live') ? 'live' : 'connecting'
+}
+
+/** Whether a change is worth announcing: trouble, and the end of trouble; not jobs coming and going. */
+export function worthAnnouncing (previous: OverallConnection, next: OverallConnection): boolean {
+  const trouble = (c: OverallConnection): boolean => c === 'reconnecting' || c === 'offline'
+  return trouble(next) || (trouble(previous) && next === 'live')
+}
