@@ -178,6 +178,8 @@ t.test('metrics: accepted connections, live latency from the event timestamp, qu
     await deleteKeys(own.env.REDIS_KEY_PREFIX as string)
   })
   const p = await start({ ...own.env, QUEUE_STATS_INTERVAL_MS: '100' })
+  // Teardowns run last-registered first: the processes go before their queue is deleted, or they would declare it again.
+  t.teardown(() => p.stop('SIGKILL'))
   await eventually('one consumer on the queue', () => metricValue(p, 'training_queue_consumers'), v => v === 1)
   t.equal(await metricValue(p, 'training_queue_messages'), 0, 'nothing waiting')
 
@@ -201,6 +203,7 @@ t.test('metrics: accepted connections, live latency from the event timestamp, qu
 
   // A second process on the same queue is a standby consumer: the broker counts both.
   const standby = await start({ ...own.env, QUEUE_STATS_INTERVAL_MS: '100' })
+  t.teardown(() => standby.stop('SIGKILL'))
   await eventually('two consumers', () => metricValue(standby, 'training_queue_consumers'), v => v === 2)
 })
 
@@ -250,6 +253,7 @@ t.test('the queue deleted under a running replica: it declares it again and cons
     await deleteKeys(own.env.REDIS_KEY_PREFIX as string)
   })
   const p = await start({ ...own.env, QUEUE_STATS_INTERVAL_MS: '100' })
+  t.teardown(() => p.stop('SIGKILL'))
   const connection = await amqplib.connect(AMQP_URL)
   t.teardown(() => connection.close())
   const channel = await connection.createChannel()

@@ -10,7 +10,7 @@ import { promisify } from 'node:util'
 import type { TrainingEvent } from '@training-live/events'
 import { createPublisher, type Publisher } from '@training-live/events/publisher'
 import {
-  LiveClient, OwnedRedis, deleteTopology, eventually, jobEvents, liveUrl, metricValue, mintToken, startService,
+  LiveClient, OwnedRedis, deleteKeys, deleteTopology, eventually, jobEvents, liveUrl, metricValue, mintToken, startService,
   testTopology, uniqueId, type ServiceProcess, type Topology
 } from '@training-live/test-kit'
 
@@ -31,6 +31,7 @@ async function stack (t: Test, name: string): Promise<Stack> {
     await publisher.close()
     await Promise.all(processes.map(p => p.stop('SIGKILL')))
     await deleteTopology(topology)
+    await deleteKeys(topology.env.REDIS_KEY_PREFIX as string)
   })
   return {
     topology,
