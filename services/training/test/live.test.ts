@@ -15,7 +15,11 @@ import {
   , within
 } from '@training-live/test-kit'
 
-const MAX_SEND_BUFFER_BYTES = 65536
+/**
+ * 1 MiB (the default): the reading client of the slow-client test must never lag that far behind,
+ * even when this test process shares a loaded machine; 64 KiB (three 20 KiB events) was too little.
+ */
+const MAX_SEND_BUFFER_BYTES = 1024 * 1024
 
 const mainTopology = testTopology('live')
 const heartbeatTopology = testTopology('livehb')
