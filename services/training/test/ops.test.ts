@@ -2,7 +2,7 @@
  * Operations of a real training process: health, readiness with each
  * dependency up or down, metrics, configuration errors and defaults.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
@@ -12,7 +12,7 @@ import { Registry } from 'prom-client'
 import { createPublisher } from '@training-live/events/publisher'
 import {
   AMQP_URL, LiveClient, OwnedRedis, REDIS_URL, TEST_SECRET, deleteKeys, deleteTopology, freePort, jobEvents, liveUrl, metricValue, mintToken,
-  startService, testTopology, uniqueId, type ServiceProcess
+  startService, testTopology, uniqueId, type ServiceProcess, type Topology
 } from '@training-live/test-kit'
 import { loadTrainingConfig, parseHostPorts } from '../src/config.ts'
 import { createTrainingMetrics } from '../src/metrics.ts'
@@ -171,15 +171,27 @@ t.test('Redis topology and queue type settings are checked at start', async t =>
   t.same(parseHostPorts(c.REDIS_SENTINELS as string), [{ host: 's-0', port: 26379 }, { host: 's-1', port: 26379 }])
 })
 
-t.test('metrics: accepted connections, live latency from the event timestamp, queue depth and consumers', async t => {
-  const own = testTopology('ops-metrics')
+/** A topology of the test's own, and processes on it that stop before it is deleted (or they would declare it again). */
+function ownTopology (t: Test, name: string): { own: Topology, start: () => Promise<ServiceProcess> } {
+  const own = testTopology(name)
   t.teardown(async () => {
     await deleteTopology(own)
     await deleteKeys(own.env.REDIS_KEY_PREFIX as string)
   })
-  const p = await start({ ...own.env, QUEUE_STATS_INTERVAL_MS: '100' })
-  // Teardowns run last-registered first: the processes go before their queue is deleted, or they would declare it again.
-  t.teardown(() => p.stop('SIGKILL'))
+  return {
+    own,
+    async start () {
+      const p = await start({ ...own.env, QUEUE_STATS_INTERVAL_MS: '100' })
+      // Teardowns run last-registered first: this one before the topology's.
+      t.teardown(() => p.stop('SIGKILL'))
+      return p
+    }
+  }
+}
+
+t.test('metrics: accepted connections, live latency from the event timestamp, queue depth and consumers', async t => {
+  const { own, start: startOwn } = ownTopology(t, 'ops-metrics')
+  const p = await startOwn()
   await eventually('one consumer on the queue', () => metricValue(p, 'training_queue_consumers'), v => v === 1)
   t.equal(await metricValue(p, 'training_queue_messages'), 0, 'nothing waiting')
 
@@ -202,8 +214,7 @@ t.test('metrics: accepted connections, live latency from the event timestamp, qu
   t.equal(await metricValue(p, 'training_live_latency_seconds_bucket', 'le="1"'), 0, 'not in a bucket below 2 s')
 
   // A second process on the same queue is a standby consumer: the broker counts both.
-  const standby = await start({ ...own.env, QUEUE_STATS_INTERVAL_MS: '100' })
-  t.teardown(() => standby.stop('SIGKILL'))
+  const standby = await startOwn()
   await eventually('two consumers', () => metricValue(standby, 'training_queue_consumers'), v => v === 2)
 })
 
@@ -247,13 +258,8 @@ t.test('QueueStats reads the depth of a queue nobody consumes, and survives the 
 })
 
 t.test('the queue deleted under a running replica: it declares it again and consumes on', async t => {
-  const own = testTopology('ops-requeue')
-  t.teardown(async () => {
-    await deleteTopology(own)
-    await deleteKeys(own.env.REDIS_KEY_PREFIX as string)
-  })
-  const p = await start({ ...own.env, QUEUE_STATS_INTERVAL_MS: '100' })
-  t.teardown(() => p.stop('SIGKILL'))
+  const { own, start: startOwn } = ownTopology(t, 'ops-requeue')
+  const p = await startOwn()
   const connection = await amqplib.connect(AMQP_URL)
   t.teardown(() => connection.close())
   const channel = await connection.createChannel()
