@@ -8,6 +8,7 @@
 import type { ChannelModel } from 'amqplib'
 import type { FastifyBaseLogger } from 'fastify'
 import type { EventConsumer, TopologyOptions } from './event-consumer.ts'
+import { retryDelay } from './backoff.ts'
 
 const REOPEN_MIN_MS = 500
 const REOPEN_MAX_MS = 15_000
@@ -53,7 +54,7 @@ export class ConsumerChannel {
   }
 
   #schedule (model: ChannelModel, attempt: number): void {
-    const delay = Math.min(REOPEN_MAX_MS, REOPEN_MIN_MS * 2 ** attempt) * (0.5 + Math.random() / 2)
+    const delay = retryDelay(attempt, REOPEN_MIN_MS, REOPEN_MAX_MS)
     this.#timer = setTimeout(() => {
       this.#timer = null
       if (this.#stopped || this.#model !== model) return

@@ -8,6 +8,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { parseEvent, type TrainingEvent } from '@training-live/events'
 import type { ApplyOutcome } from './event-applier.ts'
 import type { TrainingMetrics } from './metrics.ts'
+import { retryDelay } from './backoff.ts'
 
 export interface EventSink {
   apply (event: TrainingEvent): Promise<ApplyOutcome>
@@ -209,7 +210,7 @@ export class EventConsumer {
           this.#log.warn({ err, event_id: event.event_id, tenant_id: event.tenant_id, job_id: event.job_id }, 'event left unacked for redelivery')
           return
         }
-        const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** attempt) * (0.5 + Math.random() / 2)
+        const delay = retryDelay(attempt, RETRY_MIN_MS, RETRY_MAX_MS)
         this.#log.error({ err, attempt, event_id: event.event_id, tenant_id: event.tenant_id, job_id: event.job_id }, 'applying event failed; retrying')
         await sleep(delay)
       }
