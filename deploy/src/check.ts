@@ -13,7 +13,7 @@ import { KUBERNETES_VERSION, validateSchemas } from './kubernetes-schemas.ts'
 import { kustomizeBuild, KustomizeError, type Manifest } from './kustomize.ts'
 import type { Problem } from './problem.ts'
 import { parseQuery } from './promql.ts'
-import { promtool, PromtoolError, readRuleGroups } from './rules.ts'
+import { promtool, readRuleGroups, RulesError } from './rules.ts'
 
 export interface CheckInput {
   dockerfiles: DockerfileInput[]
@@ -68,8 +68,8 @@ export async function checkDeployment (input: CheckInput): Promise<CheckReport> 
     for (const g of groups) for (const r of g.rules) queries.push({ file: rel(input.prometheusRule), where: `${g.name}/${r.alert ?? r.record ?? '?'}`, expr: r.expr })
     notes.push(`${rel(input.prometheusRule)}: ${await promtool(groups, input.rulesTest)}`.replace(/\n/g, ' '))
   } catch (err) {
-    if (!(err instanceof PromtoolError) && !(err instanceof Error && /PrometheusRule/.test(err.message))) throw err
-    problems.push({ file: rel(input.prometheusRule), where: '', message: (err as Error).message })
+    if (!(err instanceof RulesError)) throw err
+    problems.push({ file: rel(input.prometheusRule), where: '', message: err.message })
   }
   try {
     const dashboard = JSON.parse(await readFile(input.dashboard, 'utf8')) as unknown

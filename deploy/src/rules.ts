@@ -13,15 +13,16 @@ import { parse as parseYaml, stringify } from 'yaml'
 
 const run = promisify(execFile)
 
+/** The rule file is not a PrometheusRule, promtool is missing, or promtool refused the rules or their tests. */
+export class RulesError extends Error {}
+
 export interface RuleGroup { name: string, rules: Array<{ alert?: string, record?: string, expr: string }> }
 
 export async function readRuleGroups (prometheusRuleFile: string): Promise<RuleGroup[]> {
   const doc = parseYaml(await readFile(prometheusRuleFile, 'utf8')) as { kind?: string, spec?: { groups?: RuleGroup[] } }
-  if (doc.kind !== 'PrometheusRule' || !Array.isArray(doc.spec?.groups)) throw new Error(`${prometheusRuleFile} is not a PrometheusRule with spec.groups`)
+  if (doc.kind !== 'PrometheusRule' || !Array.isArray(doc.spec?.groups)) throw new RulesError(`${prometheusRuleFile} is not a PrometheusRule with spec.groups`)
   return doc.spec.groups
 }
-
-export class PromtoolError extends Error {}
 
 /** `promtool check rules` on the rule file, then `promtool test rules` on the tests beside it. */
 export async function promtool (groups: RuleGroup[], testFile: string): Promise<string> {
@@ -38,8 +39,8 @@ export async function promtool (groups: RuleGroup[], testFile: string): Promise<
         out.push((stdout + stderr).trim())
       } catch (err) {
         const e = err as Error & { stdout?: string, stderr?: string, code?: string }
-        if (e.code === 'ENOENT') throw new PromtoolError('promtool is not installed (set PROMTOOL to its path)')
-        throw new PromtoolError(`promtool ${args.join(' ')} failed:\n${`${e.stdout ?? ''}${e.stderr ?? ''}`.trim()}`)
+        if (e.code === 'ENOENT') throw new RulesError('promtool is not installed (set PROMTOOL to its path)')
+        throw new RulesError(`promtool ${args.join(' ')} failed:\n${`${e.stdout ?? ''}${e.stderr ?? ''}`.trim()}`)
       }
     }
     return out.join('\n')
