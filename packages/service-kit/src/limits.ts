@@ -63,8 +63,8 @@ export class ConnectionLimiter {
   }
 }
 
-/** Seconds a refused client is asked to wait (Retry-After) before it tries again. */
-export const RETRY_AFTER_SECONDS = { process: 5, tenant: 30 } as const
+/** Seconds a refused client is asked to wait (Retry-After) before it tries again: over a process' or a tenant's limit, or a dependency away. */
+export const RETRY_AFTER_SECONDS = { process: 5, tenant: 30, unavailable: 2 } as const
 
 /**
  * For the live route's onRequest hook, after authentication: takes a slot

@@ -32,6 +32,10 @@ export const TrainingConfigSchema = Type.Object({
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: HOST_PORT_LIST })),
   /** Password of the Redis data nodes with Sentinel or Cluster (with REDIS_URL it goes in the URL). */
   REDIS_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
+  /** Time between two PINGs that tell whether Redis answers (a paused server keeps its connections open). */
+  REDIS_PING_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 500 }),
+  /** A PING unanswered this long makes the service not ready, and refuse new live clients, until one is answered. */
+  REDIS_PING_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9._:-]*$', default: 'training-live:' }),
   /** Most live messages kept per job for resume (approximate, trimmed in whole nodes). */
   HISTORY_MAX_LENGTH: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),

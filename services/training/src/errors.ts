@@ -5,5 +5,6 @@ import { createAuthErrors, createLimitErrors } from '@training-live/service-kit'
 export const TrainingErrors = {
   ...createAuthErrors('TRAINING'),
   ...createLimitErrors('TRAINING'),
+  Unavailable: createError('TRAINING_UNAVAILABLE', 'Redis or the broker is unavailable to this replica; retry shortly', 503),
   BadMessage: createError('TRAINING_BAD_MESSAGE', 'unsupported client message: only {"type":"ping"} is accepted', 400)
 }

@@ -113,6 +113,9 @@ export class EventConsumer {
   #channel: Channel | null = null
   #acks: Acks | null = null
   #consumerTag: string | null = null
+  #queue = ''
+  #onCancelled: () => void = () => {}
+  #paused = false
   #stopping = false
 
   constructor (sink: EventSink, metrics: TrainingMetrics, log: FastifyBaseLogger) {
@@ -125,23 +128,64 @@ export class EventConsumer {
     return this.#channel !== null && this.#consumerTag !== null
   }
 
+  /** On a channel, consuming or paused. */
+  get attached (): boolean {
+    return this.#channel !== null
+  }
+
+  /** Paused: the store is away, so deliveries would only pile up unacked here instead of waiting in the queue. */
+  get paused (): boolean {
+    return this.#paused
+  }
+
   /**
    * Starts consuming on a fresh channel; called after every (re)connect. `onCancelled` runs when the
    * broker cancels the consumer (the queue was deleted, or its node lost): the channel is then of no
-   * further use, and the caller replaces it (which declares the queue again).
+   * further use, and the caller replaces it (which declares the queue again). While paused, the
+   * channel is set up but consumes only once resumed.
    */
   async start (channel: Channel, o: TopologyOptions, onCancelled: () => void = () => {}): Promise<void> {
     // A reconnect during a drain must not start consuming again.
     if (this.#stopping) { await channel.close().catch(() => {}); return }
     await declareTopology(channel, o)
     await channel.prefetch(o.prefetch)
-    const acks = new Acks(channel)
     this.#channel = channel
-    this.#acks = acks
+    this.#acks = new Acks(channel)
+    this.#queue = o.queue
+    this.#onCancelled = onCancelled
     channel.on('close', () => {
       if (this.#channel === channel) { this.#channel = null; this.#acks = null; this.#consumerTag = null }
     })
-    const { consumerTag } = await channel.consume(o.queue, msg => {
+    if (!this.#paused) await this.#consume(channel)
+  }
+
+  /**
+   * Stops taking deliveries (basic.cancel): what is published meanwhile waits in the queue, and the
+   * deliveries already taken stay unacknowledged until they are applied. With a single active
+   * consumer the broker hands the queue to a standby replica, which is the point if only this
+   * replica lost the store; if all did, each pauses and the queue simply waits.
+   */
+  async pause (): Promise<void> {
+    if (this.#paused) return
+    this.#paused = true
+    const channel = this.#channel
+    const tag = this.#consumerTag
+    this.#consumerTag = null
+    if (channel !== null && tag !== null) await channel.cancel(tag).catch(() => {})
+  }
+
+  /** Consumes again after pause(). */
+  async resume (): Promise<void> {
+    if (!this.#paused) return
+    this.#paused = false
+    const channel = this.#channel
+    if (channel !== null && this.#consumerTag === null && !this.#stopping) await this.#consume(channel).catch(() => {})
+  }
+
+  async #consume (channel: Channel): Promise<void> {
+    const acks = this.#acks as Acks
+    const onCancelled = this.#onCancelled
+    const { consumerTag } = await channel.consume(this.#queue, msg => {
       if (msg === null) {
         this.#log.warn('the broker cancelled the consumer')
         this.#consumerTag = null
@@ -156,6 +200,11 @@ export class EventConsumer {
       this.#inFlight.add(work)
       void work.finally(() => this.#inFlight.delete(work))
     }, { noAck: false })
+    // Paused, or the channel replaced, while the consume was on its way: take it back.
+    if (this.#paused || this.#channel !== channel) {
+      await channel.cancel(consumerTag).catch(() => {})
+      return
+    }
     this.#consumerTag = consumerTag
   }
 
@@ -165,10 +214,13 @@ export class EventConsumer {
    * consumer the broker activates a standby replica as soon as this consumer is gone, so cancelling
    * first would let the standby apply a job's next events while this replica still applies earlier
    * ones. Closing only once nothing is in flight keeps every job's events applied in queue order.
+   * Events in flight cannot be applied while the store is away, so once `abandon` resolves the wait
+   * ends: their deliveries go back to the queue with the channel, and are applied once elsewhere
+   * or later (event ids make a second application a no-op).
    */
-  async stop (): Promise<void> {
+  async stop (abandon: Promise<void> = new Promise(() => {})): Promise<void> {
     this.#stopping = true
-    await Promise.allSettled([...this.#inFlight])
+    await Promise.race([Promise.allSettled([...this.#inFlight]), abandon])
     this.#acks?.flush()
     const channel = this.#channel
     this.#channel = null

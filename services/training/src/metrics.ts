@@ -82,7 +82,7 @@ export function createTrainingMetrics (registry: Registry) {
     }),
     redisConnected: new Gauge({
       name: 'training_redis_connected',
-      help: '1 while both Redis connections are ready.',
+      help: '1 while Redis answers: both connections ready and the latest PING answered in time.',
       registers
     })
   }

@@ -8,7 +8,7 @@ import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import WebSocket from 'ws'
 import { CloseCode, LIVE_PATH, LiveParams, LiveQuery } from '@training-live/events'
-import { ConnectionLimiter, Heartbeat, holdConnectionSlot, inboundRateLimit, lazyChild, logsDebug, selectProtocol } from '@training-live/service-kit'
+import { ConnectionLimiter, Heartbeat, RETRY_AFTER_SECONDS, holdConnectionSlot, inboundRateLimit, lazyChild, logsDebug, selectProtocol } from '@training-live/service-kit'
 import { GatewayErrors } from '../errors.ts'
 import { pipeSockets } from '../proxy.ts'
 import { UpstreamPool, type Upstream } from '../upstream.ts'
@@ -61,7 +61,10 @@ async function live (fastify: FastifyInstance) {
         metrics.refused.inc({ code: `UPSTREAM_${upstream.status}` })
         return reply.code(upstream.status).type(upstream.contentType).send(upstream.body)
       }
-      if (upstream.kind === 'failed') throw new GatewayErrors.UpstreamUnavailable()
+      if (upstream.kind === 'failed') {
+        reply.header('retry-after', String(RETRY_AFTER_SECONDS.unavailable))
+        throw new GatewayErrors.UpstreamUnavailable()
+      }
       request.upstream = upstream
       // If the client goes away before the upgrade completes, do not leak the upstream. (The
       // listener holds the upstream socket only, not the request, for the connection's life.)

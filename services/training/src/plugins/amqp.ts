@@ -66,14 +66,22 @@ async function amqp (fastify: FastifyInstance) {
   connection.on('connect-failed', (err: Error) => log.warn({ err: err.message }, 'amqp connect failed'))
   connection.on('error', (err: Error) => log.warn({ err: err.message }, 'amqp error'))
 
-  fastify.readiness.add({ name: 'amqp', check: () => consumer.consuming })
+  // Taking deliveries that cannot be applied would only hold them here: while Redis does not answer
+  // they wait in the queue instead.
+  const followRedis = (healthy: boolean) => { void (healthy ? consumer.resume() : consumer.pause()) }
+  fastify.redisHealth.on('change', followRedis)
+  if (!fastify.redisHealth.healthy) void consumer.pause()
+
+  fastify.readiness.add({ name: 'amqp', check: () => consumer.consuming || (consumer.paused && consumer.attached) })
   const statsTimer = setInterval(() => { void stats.read() }, c.QUEUE_STATS_INTERVAL_MS)
   statsTimer.unref()
   fastify.addHook('preClose', async () => {
     clearInterval(statsTimer)
     stats.detach()
     consumerChannel.stop()
-    await consumer.stop()
+    fastify.redisHealth.off('change', followRedis)
+    // Events in flight wait for Redis; with Redis away they go back to the queue instead.
+    await consumer.stop(fastify.redisHealth.whenDown())
   })
   fastify.addHook('onClose', async () => {
     await connection.close().catch(() => {})

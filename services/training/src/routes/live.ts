@@ -9,7 +9,7 @@ import {
   CloseCode, LIVE_PATH, LiveParams, LiveQuery, MessageType, isTerminal, snapshotOf,
   type ConnectedMessage
 } from '@training-live/events'
-import { ConnectionLimiter, Heartbeat, holdConnectionSlot, inboundRateLimit, lazyChild, logsDebug, selectProtocol } from '@training-live/service-kit'
+import { ConnectionLimiter, Heartbeat, RETRY_AFTER_SECONDS, holdConnectionSlot, inboundRateLimit, lazyChild, logsDebug, selectProtocol } from '@training-live/service-kit'
 import { TrainingErrors } from '../errors.ts'
 import { LiveHub, messageTimestamp } from '../live-hub.ts'
 import { LiveConnection } from '../live-connection.ts'
@@ -114,6 +114,12 @@ async function live (fastify: FastifyInstance) {
     schema: { params: LiveParams, querystring: LiveQuery },
     onRequest: async (request, reply) => {
       await fastify.authenticateLive(request)
+      // Upgraded without Redis, a socket would wait in silence for a snapshot; without the broker it
+      // would get a snapshot and then nothing. Refused, the client retries (the gateway tries another replica).
+      if (!fastify.redisHealth.healthy || !fastify.consumer.attached) {
+        reply.header('retry-after', String(RETRY_AFTER_SECONDS.unavailable))
+        throw new TrainingErrors.Unavailable()
+      }
       // After authentication, so that the tenant is known; before any upgrade.
       holdConnectionSlot(limiter, request, reply, TrainingErrors)
     },
