@@ -5,6 +5,7 @@
 export { watchJob } from './watch-job.ts'
 export type { ConnectionState, JobWatch, JobWatchEvents, RetryInfo, RetryReason, WatchOptions } from './job-watch.ts'
 export { WatchError } from './watch-error.ts'
+export { describeRetryReason } from './retry-reason.ts'
 export type { WatchErrorCode, WatchErrorDetails } from './watch-error.ts'
 export { DEFAULT_BACKOFF, backoffCap, backoffDelay } from './backoff.ts'
 export type { BackoffOptions } from './backoff.ts'

@@ -29,10 +29,13 @@ export interface WatchOptions {
 export type RetryReason =
   /** An open socket closed with a code that calls for another attempt (1001, 1006, 1011, 1012, 1013, 4001, …). */
   | { kind: 'close', code: number, reason: string }
-  /** The handshake was refused with an HTTP status (Node's `ws` only). */
-  | { kind: 'refused', status: number, serverCode?: string }
-  /** The socket closed before it opened, no status known: the server is unreachable, or (in a browser) refused the handshake. */
-  | { kind: 'unreachable', code: number }
+  /** The handshake was refused with an HTTP status (Node's `ws` only); `retryAfterMs` from its Retry-After header. */
+  | { kind: 'refused', status: number, serverCode?: string, retryAfterMs?: number }
+  /**
+   * The socket closed before it opened, no status known: the server is unreachable, or (in a browser) refused the handshake.
+   * `errorCode` is Node's code for the failure (`ECONNREFUSED`, `ENOTFOUND`, `ETIMEDOUT`, …) when the WebSocket tells it (`ws` does, browsers do not).
+   */
+  | { kind: 'unreachable', code: number, errorCode?: string }
   /** The socket did not open within openTimeoutMs. */
   | { kind: 'timeout' }
   /** getToken threw or rejected. */
@@ -46,6 +49,8 @@ export interface RetryInfo {
   /** How long until the next attempt. */
   delayMs: number
   reason: RetryReason
+  /** The reason in a few words, for people: `connection refused`, `HTTP 503 (Retry-After 2 s)`, `closed 1011 upstream lost`, `cannot connect` (a browser). */
+  message: string
 }
 
 export interface JobWatchEvents {

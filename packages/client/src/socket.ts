@@ -47,6 +47,8 @@ export interface SocketEnd {
   reason: string
   /** Set when `ws` saw the handshake refused. */
   refusal?: Refusal
+  /** Node's code for a connection that failed (ECONNREFUSED, ENOTFOUND, …), when the implementation tells it. */
+  errorCode?: string
 }
 
 export interface SocketHandlers {
@@ -68,6 +70,17 @@ function header (value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }
 
+/**
+ * The code of the error behind an 'error' event: `ws` passes the Node error
+ * (its `code`), undici's WebSocket may wrap it as a `cause`; a browser's
+ * event carries none.
+ */
+function errorCodeOf (event: unknown): string | undefined {
+  const error = (event as { error?: { code?: unknown, cause?: { code?: unknown } } } | null)?.error
+  const code = error?.code ?? error?.cause?.code
+  return typeof code === 'string' && code !== '' ? code : undefined
+}
+
 function bodyCode (body: string): string | undefined {
   try {
     const code = (JSON.parse(body) as { code?: unknown }).code
@@ -83,6 +96,7 @@ export function openSocket (WebSocket: WebSocketConstructor, url: string, protoc
   let opened = false
   let stopped = false
   let refusal: Refusal | undefined
+  let errorCode: string | undefined
 
   socket.addEventListener('open', () => {
     if (stopped) return
@@ -93,12 +107,19 @@ export function openSocket (WebSocket: WebSocketConstructor, url: string, protoc
     // Every server message is a JSON text frame.
     if (!stopped && typeof event.data === 'string') handlers.message(event.data)
   })
-  // The close that follows an error says all there is to know; listening keeps `ws` from throwing.
-  socket.addEventListener('error', () => {})
+  // The close that follows an error ends the attempt; the error only says why. (Listening also keeps `ws` from throwing.)
+  // The first code counts: closing a refused handshake makes `ws` report an error of its own after it.
+  socket.addEventListener('error', event => { errorCode ??= errorCodeOf(event) })
   socket.addEventListener('close', event => {
     if (stopped) return
     stopped = true
-    handlers.end({ opened, code: event.code, reason: event.reason, ...(refusal === undefined ? {} : { refusal }) })
+    handlers.end({
+      opened,
+      code: event.code,
+      reason: event.reason,
+      ...(refusal === undefined ? {} : { refusal }),
+      ...(errorCode === undefined ? {} : { errorCode })
+    })
   })
 
   const node = socket as Partial<NodeWebSocket>

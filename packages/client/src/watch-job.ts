@@ -13,6 +13,7 @@ import { backoffDelay, resolveBackoff, retryAfterMs, type Backoff } from './back
 import { afterClose, afterRefusal, type Delay, type NextStep } from './close-policy.ts'
 import type { ConnectionState, JobWatch, JobWatchEvents, RetryReason, WatchOptions } from './job-watch.ts'
 import { resolveLiveUrl, withLastId } from './live-url.ts'
+import { describeRetryReason } from './retry-reason.ts'
 import { MessageStream } from './message-stream.ts'
 import { openSocket, type SocketAttempt, type SocketEnd, type WebSocketConstructor } from './socket.ts'
 import { WatchError, type WatchErrorCode } from './watch-error.ts'
@@ -182,13 +183,14 @@ class LiveJobWatch extends EventEmitter<JobWatchEvents> implements JobWatch {
       reason = { kind: 'close', code: end.code, reason: end.reason }
     } else if (end.refusal !== undefined) {
       const { status, retryAfter, code } = end.refusal
-      next = afterRefusal(status, retryAfterMs(retryAfter), retriedAuth)
-      reason = { kind: 'refused', status, ...(code === undefined ? {} : { serverCode: code }) }
+      const waitMs = retryAfterMs(retryAfter)
+      next = afterRefusal(status, waitMs, retriedAuth)
+      reason = { kind: 'refused', status, ...(code === undefined ? {} : { serverCode: code }), ...(waitMs === undefined ? {} : { retryAfterMs: waitMs }) }
       if (status === 401) this.#retriedAuth = true
     } else {
       // What a browser shows of a refused handshake too: retry with back-off and a fresh token.
       next = { kind: 'retry', delay: 'backoff' }
-      reason = { kind: 'unreachable', code: end.code }
+      reason = { kind: 'unreachable', code: end.code, ...(end.errorCode === undefined ? {} : { errorCode: end.errorCode }) }
     }
     if (next.kind === 'end') this.#finish('end')
     else if (next.kind === 'give-up') this.#giveUp(next.code, end)
@@ -205,7 +207,7 @@ class LiveJobWatch extends EventEmitter<JobWatchEvents> implements JobWatch {
     }
     // Until a first connection opened, it is still connecting.
     if (this.#connection === 'open') this.#setConnection('reconnecting')
-    this.emit('retry', { attempt: this.#attempt, delayMs, reason })
+    this.emit('retry', { attempt: this.#attempt, delayMs, reason, message: describeRetryReason(reason) })
     // A listener may have closed the watch.
     if (this.#finished) return
     this.#retryTimer = setTimeout(() => {

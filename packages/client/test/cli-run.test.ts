@@ -37,7 +37,8 @@ t.test('--help: the usage, exit 0', async t => {
 t.test('bad arguments or URL: exit 2 with a message', async t => {
   const missing = run([TENANT])
   t.equal(await missing.exit, 2)
-  t.match(missing.stderr(), /^watch: expected <tenant_id> <job_id>, got 1 argument\nRun with --help/)
+  t.equal(missing.stderr(), 'watch: expected <tenant_id> <job_id>, got 1 argument\nUsage: pnpm watch -- <tenant_id> <job_id> [--url URL] [--token TOKEN]\nRun with --help for more.\n')
+  t.equal(missing.stdout(), '', 'nothing on stdout')
   const url = run([TENANT, JOB, '--url', 'ftp://gateway.test'])
   t.equal(await url.exit, 2)
   t.match(url.stderr(), /baseUrl must be ws, wss, http or https/)
@@ -63,6 +64,43 @@ t.test('a job that completes: a line per change, exit 0', async t => {
     'job completed',
     ''
   ].join('\n'))
+})
+
+t.test('each failed attempt: a line on stderr saying why and when it retries; then the progress line', async t => {
+  const r = run([...ARGS, '--url', 'ws://127.0.0.1:8000'])
+  ;(await r.server.socket(1)).serverClose(1006)
+  ;(await r.server.socket(2)).serverClose(1006)
+  const third = await r.server.socket(3)
+  const lines = r.stderr().split('\n')
+  t.equal(lines.length, 3, 'a line per failed attempt')
+  for (const line of lines.slice(0, 2)) t.match(line, /^cannot reach ws:\/\/127\.0\.0\.1:8000: cannot connect; retrying in \d+(\.\d)? s$/)
+  t.equal(r.stdout(), `watching ${TENANT}/${JOB} through ws://127.0.0.1:8000\n`, 'no progress line before it connects')
+  third.open()
+  third.deliver(snapshot())
+  third.serverClose(1011, 'upstream lost')
+  const fourth = await r.server.socket(4)
+  t.match(r.stdout(), /running {2}open {2}Data Analysis\n.*running {2}reconnecting {2}Data Analysis\n$/)
+  t.match(r.stderr(), /\nlost the connection to ws:\/\/127\.0\.0\.1:8000: closed 1011 upstream lost; reconnecting in [\d.]+ s\n$/)
+  fourth.open()
+  fourth.serverClose(1000)
+  t.equal(await r.exit, 1)
+})
+
+t.test('on a terminal, a retry leaves the line drawn in place and goes under it', async t => {
+  const r = run(ARGS, { isTTY: true })
+  const socket = await r.server.socket(1)
+  socket.open()
+  socket.deliver(snapshot())
+  socket.serverClose(1012)
+  const second = await r.server.socket(2)
+  const redraw = '\r\x1b[2K'
+  const line = (connection: string): string => `${redraw}[####................]  20%  0/4 products  running  ${connection}  Data Analysis`
+  t.ok(r.stdout().endsWith(`${line('reconnecting')}\n`), 'the reconnecting line is drawn in place, then ended, so that stderr starts on a line of its own')
+  t.match(r.stderr(), /^lost the connection to ws:\/\/gateway\.test: closed 1012 \(service restart\); reconnecting /)
+  second.open()
+  t.ok(r.stdout().endsWith(`${line('reconnecting')}\n${line('open')}`), 'then drawn in place again')
+  second.serverClose(1000)
+  await r.exit
 })
 
 t.test('on a terminal: the line redrawn in place', async t => {

@@ -8,15 +8,15 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import type { FailedEvent } from '@training-live/events'
-import { TEST_SECRET, jobEvents, reapOnExit, uniqueId, within } from '@training-live/test-kit'
+import { TEST_SECRET, freePort, jobEvents, reapOnExit, startService, uniqueId, within } from '@training-live/test-kit'
 import { publishJob, startStack, until } from './helpers/stack.ts'
 
 const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url))
 const s = await startStack(t, 'client-cli', { replicas: 1, gateways: 1 })
 const gateway = s.gateways[0] as typeof s.gateways[0]
 
-function watcher (tenantId: string, jobId: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/watch.ts', '--', tenantId, jobId, '--url', gateway.wsUrl], {
+function watcher (tenantId: string, jobId: string, url = gateway.wsUrl) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/watch.ts', '--', tenantId, jobId, '--url', url], {
     cwd: PACKAGE_DIR,
     // No --token: it signs its own with JWT_SECRET, the secret the test services share.
     env: {
@@ -37,8 +37,8 @@ function watcher (tenantId: string, jobId: string) {
 }
 
 /** Started and connected: it drew the line with the socket open. */
-async function connected (w: ReturnType<typeof watcher>): Promise<void> {
-  await until('the watcher to connect', () => / open$/m.test(w.stdout()), 20_000)
+async function connected (w: ReturnType<typeof watcher>, timeoutMs = 20_000): Promise<void> {
+  await until('the watcher to connect', () => / open$/m.test(w.stdout()), timeoutMs)
 }
 
 t.test('a short job that completes: a line per change, ending at 100 %, exit 0', async t => {
@@ -79,4 +79,33 @@ t.test('Ctrl-C: the watch closes cleanly and the process exits 130 on its own', 
   t.equal(await w.exit(), 130, 'no socket or timer kept it alive')
   t.match(w.stdout(), /closed\nstopped\n$/)
   t.equal(w.stderr(), '')
+})
+
+t.test('a stopped stack: "cannot reach …: connection refused" at each attempt, then the job once a gateway starts there', async t => {
+  const port = String(await freePort())
+  const url = `ws://127.0.0.1:${port}`
+  const tenantId = uniqueId('tenant')
+  const jobId = uniqueId('job')
+  const w = watcher(tenantId, jobId, url)
+  const refusals = (): string[] => w.stderr().split('\n').filter(l => l.startsWith(`cannot reach ${url}: `))
+  await until('two refused attempts', () => refusals().length >= 2)
+  for (const line of refusals()) t.match(line, new RegExp(`^cannot reach ${url.replace(/[./]/g, '\\$&')}: connection refused; retrying in \\d+(\\.\\d)? s$`))
+  t.equal(w.stdout(), `watching ${tenantId}/${jobId} through ${url}\n`, 'no progress line while nothing answers')
+
+  // The stack comes up where the watcher looks: a gateway on that port, in front of the running training service.
+  const late = await startService('gateway', { env: { PORT: port, TRAINING_URLS: (s.replicas[0] as typeof s.replicas[0]).url } })
+  t.teardown(() => late.stop())
+  // The back-off may have grown to several seconds while the gateway started.
+  await connected(w, 60_000)
+  await publishJob(s.publisher, jobEvents(tenantId, jobId, ['a', 'b']), 30)
+  t.equal(await w.exit(), 0, w.stderr())
+  t.match(w.stdout(), /100% {2}2\/2 products {2}completed {2}closed {2}Trained b\njob completed\n$/)
+  t.notMatch(w.stderr(), /gave up/)
+})
+
+t.test('a usage error: the program\'s own message on stderr, exit 2', async t => {
+  const w = watcher(uniqueId('tenant'), uniqueId('job'), 'ftp://gateway.test')
+  t.equal(await w.exit(), 2)
+  t.match(w.stderr(), /^watch: /)
+  t.equal(w.stdout(), '')
 })

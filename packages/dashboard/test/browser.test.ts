@@ -3,14 +3,15 @@
  * address, the form and the demo's list reach their end as the simulator
  * publishes them, the failed one shows its error, the page is a usable
  * document to assistive technology, it follows the gateway going away and
- * coming back, and at a phone's width nothing overflows sideways.
+ * coming back, says so in whole words when it cannot be reached (at a phone's
+ * width and a desktop's), and at a phone's width nothing overflows sideways.
  * Screenshots and the accessibility tree are saved to test/artifacts/.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import { planBatch, type JobPlan } from '@training-live/simulator'
-import { eventually, mintToken, uniqueId } from '@training-live/test-kit'
+import { eventually, freePort, mintToken, uniqueId } from '@training-live/test-kit'
 import { startDashboardServer } from '../src/demo/dev-server.ts'
 import { startBrowserStack } from './helpers/browser-stack.ts'
 
@@ -150,13 +151,14 @@ t.test('the gateway going away and coming back shows as reconnecting, then live'
   const said = await recordAnnouncements(page)
 
   await stack.gateway.stop()
-  await eventually('reconnecting', async () => await overall(page).textContent() === 'Reconnecting…')
-  t.equal(await card(page, waiting).locator('.connection-text').textContent(), 'Reconnecting…', 'on the job too')
+  // The lost connection first, then attempts that do not get through.
+  await eventually('can\'t reach', async () => /^Can't reach the server\s· retrying (in \d+\ss|now)$/.test(await overall(page).textContent() ?? ''))
+  t.match(await card(page, waiting).locator('.connection-text').textContent(), /^Offline\s· retrying (in \d+\ss|now)$/, 'on the job too')
   await stack.restartGateway()
   await eventually('live again', async () => await overall(page).textContent() === 'Live', 30_000)
   t.equal(await card(page, waiting).locator('.connection-text').textContent(), 'Live')
   const messages = await said()
-  t.ok(messages.includes('Connection: Reconnecting…'), 'the trouble is announced')
+  t.ok(messages.includes('Connection: Can\'t reach the server'), 'the trouble is announced, without the countdown')
   t.equal(messages.at(-1), 'Connection: Live', 'and its end')
 })
 
@@ -199,3 +201,75 @@ t.test('at a phone\'s width (390 px) every card fits and nothing scrolls sideway
 
   await page.screenshot({ path: new URL('dashboard-phone.png', ARTIFACTS).pathname, fullPage: true })
 })
+
+/**
+ * How an element's text lies on screen: the words a line break cuts in two (a Range over a word has
+ * client rects on more than one line), the word each line starts with, and whether it stays inside `within`.
+ */
+async function layoutOf (page: Page, selector: string, within: string) {
+  return await page.locator(selector).evaluate((element, within) => {
+    const split: string[] = []
+    const lineStarts: string[] = []
+    let lastTop: number | null = null
+    const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT)
+    for (let node = walker.nextNode() as Text | null; node !== null; node = walker.nextNode() as Text | null) {
+      for (const match of node.data.matchAll(/\S+/g)) {
+        const range = document.createRange()
+        range.setStart(node, match.index)
+        range.setEnd(node, match.index + match[0].length)
+        const tops = [...new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)))]
+        if (tops.length !== 1) split.push(match[0])
+        if (tops[0] !== undefined && tops[0] !== lastTop) lineStarts.push(match[0])
+        lastTop = tops.at(-1) ?? lastTop
+      }
+    }
+    const box = element.getBoundingClientRect()
+    const outer = (element.closest(within) ?? document.documentElement).getBoundingClientRect()
+    return {
+      text: element.textContent ?? '',
+      split,
+      lineStarts,
+      inside: box.left >= outer.left - 0.5 && box.right <= outer.right + 0.5 && element.scrollWidth <= element.clientWidth + 0.5
+    }
+  }, within)
+}
+
+for (const viewport of [{ width: 360, height: 740 }, { width: 1280, height: 860 }]) {
+  t.test(`a gateway that cannot be reached, at ${viewport.width} × ${viewport.height}: "Can't reach the server", "Offline · retrying in N s", on whole words`, async t => {
+    const page = await stack.context.newPage()
+    t.teardown(() => page.close())
+    await page.setViewportSize(viewport)
+    const jobId = uniqueId('job_unreachable')
+    // A free port: nothing listens there, so every attempt is refused.
+    await page.goto(`${pageUrl([jobId])}&gateway=ws://127.0.0.1:${await freePort()}`)
+    const connection = card(page, jobId).locator('.connection-text')
+    // Only once an attempt failed is there a countdown to show.
+    await eventually('the retry message', async () => /^Can't reach the server\s· retrying in \d+\ss$/.test(await overall(page).textContent() ?? '') &&
+      /^Offline\s· retrying in \d+\ss$/.test(await connection.textContent() ?? ''))
+    t.equal(await connection.getAttribute('data-connection'), 'unreachable')
+    t.equal(await page.locator('#overall').getAttribute('data-state'), 'unreachable')
+
+    const onCard = await layoutOf(page, `.job[data-job-id="${jobId}"] .connection-text`, 'article')
+    const inHeader = await layoutOf(page, '#overall-text', '.page-header')
+    for (const [where, layout] of [['card', onCard], ['header', inHeader]] as const) {
+      t.match(layout.text, /retrying in \d+\ss$/, `${where}: the countdown`)
+      t.same(layout.split, [], `${where}: no word broken across lines (lines starting with ${layout.lineStarts.join(', ')}: "${layout.text}")`)
+      t.notOk(layout.lineStarts.includes('·'), `${where}: no line starts with the dot`)
+      t.ok(layout.inside, `${where}: the text stays inside its box`)
+    }
+    if (viewport.width >= 1280) t.equal(onCard.lineStarts.length, 1, 'on a desktop card, one line')
+    else {
+      // The check sees a word cut in two: the rule the card had before (overflow-wrap: anywhere) in a narrow box.
+      await page.evaluate(() => {
+        const probe = Object.assign(document.createElement('p'), { id: 'probe', textContent: 'Reconnecting…' })
+        probe.style.cssText = 'width: 3rem; overflow-wrap: anywhere'
+        document.body.append(probe)
+      })
+      t.same((await layoutOf(page, '#probe', 'body')).split, ['Reconnecting…'], 'a word broken across lines is caught')
+      await page.locator('#probe').evaluate(e => e.remove())
+    }
+    const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }))
+    t.ok(widths.scroll <= widths.client, 'nothing scrolls sideways')
+    await page.screenshot({ path: new URL(`dashboard-unreachable-${viewport.width}.png`, ARTIFACTS).pathname, fullPage: true })
+  })
+}

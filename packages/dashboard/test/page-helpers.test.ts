@@ -4,8 +4,8 @@
  */
 import t from 'tap'
 import { parseConfig, withJobs } from '../src/page/config.ts'
-import { overallConnection, worthAnnouncing } from '../src/page/connection.ts'
-import { connectionShown, formatElapsed, isoDuration, productsText } from '../src/page/format.ts'
+import { overallConnection, overallText, worthAnnouncing } from '../src/page/connection.ts'
+import { connectionShown, connectionText, formatElapsed, isoDuration, productsText, secondsLeft } from '../src/page/format.ts'
 import { demoTokenSource } from '../src/page/tokens.ts'
 
 t.test('the address: tenant, jobs, gateway and the hash token', async t => {
@@ -55,6 +55,8 @@ t.test('the overall connection: the worst of the jobs still running', async t =>
   t.equal(overallConnection(['live', 'reconnecting', 'offline']), 'reconnecting')
   t.equal(overallConnection(['live', 'offline']), 'offline')
   t.equal(overallConnection(['live'], false), 'offline', 'the browser offline')
+  t.equal(overallConnection(['live', 'reconnecting', 'unreachable', 'offline']), 'unreachable', 'a job that cannot get through is the worst news')
+  t.ok(worthAnnouncing('reconnecting', 'unreachable'))
   t.ok(worthAnnouncing('live', 'reconnecting'))
   t.ok(worthAnnouncing('reconnecting', 'live'))
   t.notOk(worthAnnouncing('idle', 'live'), 'jobs coming and going are not announced')
@@ -78,4 +80,22 @@ t.test('demo tokens: one request for many connects, a new one near expiry', asyn
 
   const refusing = demoTokenSource('t', (async () => new Response('{}', { status: 500 })) as typeof fetch)
   await t.rejects(refusing(), /refused a token \(500\)/)
+})
+
+t.test('retries in words: whole seconds, the unit and the dot bound to what they belong to', async t => {
+  const nbsp = '\u00a0'
+  t.equal(secondsLeft(3200), `4${nbsp}s`, 'rounded up')
+  t.equal(secondsLeft(10), `1${nbsp}s`, 'never 0 while a retry is ahead')
+  t.equal(connectionText('unreachable', 3200), `Offline${nbsp}· retrying in 4${nbsp}s`)
+  t.equal(connectionText('unreachable', 0), `Offline${nbsp}· retrying now`, 'due: the attempt is under way')
+  t.equal(connectionText('reconnecting', 1500), `Reconnecting in 2${nbsp}s`)
+  t.equal(connectionText('reconnecting', null), 'Reconnecting…')
+  t.equal(connectionText('live', null), 'Live')
+  t.equal(connectionText('connecting', 500), 'Connecting…')
+  t.equal(overallText('unreachable', 4000), `Can't reach the server${nbsp}· retrying in 4${nbsp}s`)
+  t.equal(overallText('unreachable', -20), `Can't reach the server${nbsp}· retrying now`)
+  t.equal(overallText('unreachable', null), 'Can\'t reach the server')
+  t.equal(overallText('reconnecting', 900), `Reconnecting in 1${nbsp}s`)
+  t.equal(overallText('reconnecting', 0), 'Reconnecting…')
+  t.equal(overallText('live', 900), 'Live')
 })

@@ -6,13 +6,15 @@
 import envSchema from 'env-schema'
 import { Type, type Static, type TObject, type TProperties } from 'typebox'
 import { ConfigError } from './errors.ts'
+import { isLoopbackHost } from './listen.ts'
 
 const ALGORITHMS = '^((HS|RS|PS|ES)(256|384|512)|EdDSA)(,((HS|RS|PS|ES)(256|384|512)|EdDSA))*$'
 
 /** Settings every service has. */
 export const CommonConfig = {
   NODE_ENV: Type.String({ default: 'development' }),
-  HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
+  /** Loopback by default: containers set 0.0.0.0 (or their pod address) themselves. */
+  HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
   LOG_LEVEL: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
     Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
@@ -61,6 +63,10 @@ export function loadConfig<P extends TProperties> (schema: TObject<P>, env: Node
   const c = config as Record<string, unknown>
   if (c.NODE_ENV === 'production' && c.JWT_SECRET === undefined && c.JWT_PUBLIC_KEY === undefined) {
     throw new ConfigError('JWT_SECRET (or JWT_PUBLIC_KEY) must be set when NODE_ENV=production')
+  }
+  // The development secret is public: anyone who can reach the port could mint tokens for any tenant.
+  if (typeof c.HOST === 'string' && !isLoopbackHost(c.HOST) && c.JWT_SECRET === undefined && c.JWT_PUBLIC_KEY === undefined) {
+    throw new ConfigError(`refusing to listen on ${c.HOST} with the development JWT secret; set JWT_SECRET (or JWT_PUBLIC_KEY), or HOST=127.0.0.1`)
   }
   return config
 }

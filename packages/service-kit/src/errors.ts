@@ -28,3 +28,20 @@ export function createLimitErrors (prefix: string) {
   }
 }
 export type LimitErrors = ReturnType<typeof createLimitErrors>
+
+/**
+ * Requests no route handles: no such route, a malformed URL or request. fastify's own answers to
+ * these quote the request's URL, query string included; these quote nothing the client sent.
+ */
+export function createRequestErrors (prefix: string) {
+  return {
+    NotFound: createError(`${prefix}_NOT_FOUND`, 'no such route', 404),
+    BadUrl: createError(`${prefix}_BAD_URL`, 'the URL is not validly percent-encoded', 400),
+    UrlTooLong: createError(`${prefix}_URL_TOO_LONG`, 'a path segment of the URL is too long', 414),
+    HeadersTooLarge: createError(`${prefix}_HEADERS_TOO_LARGE`, 'the request headers are too large', 431),
+    RequestTimeout: createError(`${prefix}_REQUEST_TIMEOUT`, 'the request was not received in time', 408),
+    BadRequest: createError(`${prefix}_BAD_REQUEST`, 'the request is malformed', 400),
+    InternalError: createError(`${prefix}_INTERNAL_ERROR`, 'the request could not be handled', 500)
+  }
+}
+export type RequestErrors = ReturnType<typeof createRequestErrors>

@@ -18,7 +18,8 @@ export function loggerOptions (level: string, service: string): FastifyServerOpt
     level,
     base: { service },
     ...(process.stdout.isTTY && process.env.NODE_ENV !== 'production'
-      ? { transport: { target: require.resolve('pino-pretty'), options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } }
+      // The service's name leads each line: `pnpm start` interleaves two services on one terminal.
+      ? { transport: { target: require.resolve('pino-pretty'), options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,service', messageFormat: '{service}: {msg}' } } }
       : {}),
     redact: ['req.headers.authorization', 'req.headers["sec-websocket-protocol"]', 'req.query.token'],
     serializers: {

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import { authPlugin } from './auth.ts'
-import type { AuthErrors } from './errors.ts'
+import type { AuthErrors, RequestErrors } from './errors.ts'
 import { healthPlugin } from './health.ts'
+import { listenFailure } from './listen.ts'
 import { metricsPlugin } from './metrics.ts'
+import { notFoundPlugin } from './request-errors.ts'
 import { runServer } from './server.ts'
 
 export interface CommonServiceConfig {
@@ -17,8 +19,8 @@ export interface CommonServiceConfig {
   JWT_PREVIOUS_ALGORITHMS?: string | undefined
 }
 
-/** The plugins every service has: /health and /ready, /metrics on its own registry, and the live route's JWT check. */
-export async function registerCommonPlugins (app: FastifyInstance, options: { metricsPrefix: string, config: CommonServiceConfig, errors: AuthErrors }): Promise<void> {
+/** The plugins every service has: /health and /ready, /metrics on its own registry, the live route's JWT check, and a 404 that quotes no URL. */
+export async function registerCommonPlugins (app: FastifyInstance, options: { metricsPrefix: string, config: CommonServiceConfig, errors: AuthErrors & RequestErrors }): Promise<void> {
   await app.register(metricsPlugin, { prefix: options.metricsPrefix })
   await app.register(healthPlugin, { metricsPrefix: options.metricsPrefix })
   await app.register(authPlugin, {
@@ -32,9 +34,13 @@ export async function registerCommonPlugins (app: FastifyInstance, options: { me
     },
     errors: options.errors
   })
+  await app.register(notFoundPlugin, { errors: options.errors })
 }
 
-/** A service's process entry: load config (a bad one exits 1 with the reason), build the app, serve. */
+/**
+ * A service's process entry: load config, build the app, serve. A bad config, or an address it
+ * cannot listen on (a busy port, a wrong HOST), exits 1 with one line naming the reason.
+ */
 export async function startProcess<C extends CommonServiceConfig> (name: string, load: () => C, build: (config: C) => Promise<FastifyInstance>): Promise<void> {
   let config: C
   try {
@@ -44,5 +50,12 @@ export async function startProcess<C extends CommonServiceConfig> (name: string,
     process.exit(1)
   }
   const app = await build(config)
-  await runServer(app, { host: config.HOST, port: config.PORT, graceMs: config.SHUTDOWN_GRACE_MS })
+  try {
+    await runServer(app, { host: config.HOST, port: config.PORT, graceMs: config.SHUTDOWN_GRACE_MS })
+  } catch (err) {
+    const reason = listenFailure(name, config.HOST, config.PORT, err)
+    if (reason === undefined) throw err
+    console.error(`${name}: ${reason}`)
+    process.exit(1)
+  }
 }

@@ -41,7 +41,7 @@ async function stack (t: Test, env: Record<string, string> = {}): Promise<Stack>
   })
   s.redis = await OwnedRedis.start()
   s.broker = await new TcpProxy(5672).listen()
-  const amqpUrl = new URL(topology.env.AMQP_URL)
+  const amqpUrl = new URL(topology.env.AMQP_URL as string)
   amqpUrl.port = String(s.broker.port)
   s.training = await startService('training', { env: { ...topology.env, AMQP_URL: amqpUrl.toString(), REDIS_URL: s.redis.url, ...env } })
   started.push(s.training)

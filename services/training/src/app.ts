@@ -3,7 +3,7 @@
  * nothing of ports or signals (see server.ts), so tests build it on port 0.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
-import { handshakeTimeoutOptions, loggerOptions, registerCommonPlugins } from '@training-live/service-kit'
+import { handshakeTimeoutOptions, loggerOptions, registerCommonPlugins, requestErrorOptions } from '@training-live/service-kit'
 import type { TrainingConfig } from './config.ts'
 import { TrainingErrors } from './errors.ts'
 import { createTrainingMetrics } from './metrics.ts'
@@ -18,6 +18,8 @@ export async function buildApp (config: TrainingConfig): Promise<FastifyInstance
     forceCloseConnections: true,
     // A client that connects but does not finish its request in time is dropped (slowloris).
     ...handshakeTimeoutOptions(config.HANDSHAKE_TIMEOUT_MS),
+    // Answers to malformed URLs and requests that quote nothing the client sent (a token may be in the URL).
+    ...requestErrorOptions(TrainingErrors),
     // Ids may be 128 characters (ID_PATTERN); the router's default limit of 100 would answer 414.
     routerOptions: { maxParamLength: 512 }
   })

@@ -1,7 +1,8 @@
 /**
  * The Python worker example (examples/python/publish_job.py, pika) against
  * a real training service: what it publishes passes the service's schema
- * and moves the job to its end on a live socket. Needs a python3 with pika
+ * and moves the job to its end on a live socket, and it prints a line per
+ * event it published and a summary. Needs a python3 with pika
  * and jsonschema (PYTHON, default Debian's /usr/bin/python3; .ci/run
  * installs python3-pika and python3-jsonschema).
  */
@@ -25,20 +26,34 @@ t.teardown(async () => {
   await deleteKeys(topology.env.REDIS_KEY_PREFIX as string)
 })
 
-async function publishJob (tenantId: string, jobId: string, ...args: string[]): Promise<{ code: number }> {
+async function publishJob (tenantId: string, jobId: string, ...args: string[]): Promise<{ code: number, stdout: string }> {
   try {
-    await run(python, [script, tenantId, jobId, ...args], { env: { ...process.env, AMQP_URL: topology.env.AMQP_URL, AMQP_EXCHANGE: topology.exchange } })
-    return { code: 0 }
+    const { stdout } = await run(python, [script, tenantId, jobId, ...args], { env: { ...process.env, AMQP_URL: topology.env.AMQP_URL, AMQP_EXCHANGE: topology.exchange } })
+    return { code: 0, stdout }
   } catch (err) {
-    const e = err as { code?: number, stderr?: string }
+    const e = err as { code?: number, stdout?: string }
     if (e.code !== 1) throw err
-    return { code: e.code }
+    return { code: e.code, stdout: e.stdout ?? '' }
   }
 }
 
+const STARTED = ['training.started', 'training.progress', 'training.product.completed', 'training.product.completed']
+
 for (const [name, args, expected] of [
-  ['a completed job', ['--products', '4'], { status: 'completed', progresses: [0, 20, 35, 50, 65, 80, 100], code: 0 }],
-  ['a failed job', ['--products', '4', '--fail'], { status: 'failed', progresses: [0, 20, 35, 50, 50], code: 1 }]
+  ['a completed job', ['--products', '4'], {
+    status: 'completed',
+    progresses: [0, 20, 35, 50, 65, 80, 100],
+    code: 0,
+    types: [...STARTED, 'training.product.completed', 'training.product.completed', 'training.completed'],
+    summary: /^7 events published for (\S+): the job completed$/
+  }],
+  ['a failed job', ['--products', '4', '--fail'], {
+    status: 'failed',
+    progresses: [0, 20, 35, 50, 50],
+    code: 1,
+    types: [...STARTED, 'training.failed'],
+    summary: /^5 events published for (\S+): the job failed \(--fail\): product_3: out of memory$/
+  }]
 ] as const) {
   t.test(`Python worker: ${name}`, async t => {
     const tenantId = uniqueId('tenant')
@@ -46,8 +61,16 @@ for (const [name, args, expected] of [
     const client = new LiveClient(liveUrl(training.wsUrl, tenantId, jobId, { token: await mintToken({ tenantId }) }))
     t.teardown(() => client.close())
     await client.waitFor(m => m.length === 1, 10_000, 'the snapshot')
-    const { code } = await publishJob(tenantId, jobId, ...args)
+    const { code, stdout } = await publishJob(tenantId, jobId, ...args)
     t.equal(code, expected.code, 'exit code')
+    // What it published, a line per event, then the summary.
+    const lines = stdout.trimEnd().split('\n')
+    const published = lines.slice(0, -1).map(line => /^published (\S+) +(\S+)\/(\S+) {2}event_id=([0-9a-f-]{36})$/.exec(line))
+    t.ok(published.every(m => m !== null), `a line per event:\n${stdout}`)
+    t.same(published.map(m => m?.[1]), expected.types, 'each event\'s type, in order')
+    t.ok(published.every(m => m?.[2] === tenantId && m[3] === jobId), 'each with its tenant and job')
+    t.equal(new Set(published.map(m => m?.[4])).size, expected.types.length, 'each with an event id of its own')
+    t.equal(expected.summary.exec(lines.at(-1) ?? '')?.[1], `${tenantId}/${jobId}`, 'then the summary')
     await client.waitFor(m => m.at(-1)?.type === expected.status, 20_000, `the job ${expected.status}`)
     await client.closedPromise
     t.same(client.events.map(m => m.progress), expected.progresses, 'every event applied, in order')

@@ -25,6 +25,8 @@ export const USAGE = `Usage: pnpm watch -- <tenant_id> <job_id> [--url URL] [--t
 
 Shows a training job's live progress until it ends: a progress bar, the
 percentage, products done, status, connection state and current step.
+While the gateway cannot be reached, each failed attempt is told on stderr
+with its reason, and the watch goes on trying.
 
 Options:
   --url URL      the gateway (default: GATEWAY_URL, else ${DEFAULT_URL})

@@ -9,6 +9,10 @@ import type { WatchError } from '../watch-error.ts'
 import { USAGE, UsageError, parseWatchArgs, type WatchArgs } from './args.ts'
 import { devTokenSource } from './dev-token.ts'
 import { ProgressScreen, progressLine, type Output } from './progress-line.ts'
+import { retryLine } from './retry-line.ts'
+
+/** The usage's first line: enough to fix a mistyped command. */
+const USAGE_LINE = USAGE.slice(0, USAGE.indexOf('\n'))
 
 export const EXIT = { Completed: 0, Failed: 1, Usage: 2, Interrupted: 130 } as const
 
@@ -31,7 +35,7 @@ export async function runWatch (options: RunOptions): Promise<number> {
     args = parseWatchArgs(options.argv, options.env)
   } catch (err) {
     // Only UsageErrors come from parsing.
-    stderr.write(`watch: ${(err as UsageError).message}\nRun with --help for the usage.\n`)
+    stderr.write(`watch: ${(err as UsageError).message}\n${USAGE_LINE}\nRun with --help for more.\n`)
     return EXIT.Usage
   }
   if (args.help) {
@@ -58,6 +62,11 @@ export async function runWatch (options: RunOptions): Promise<number> {
   const draw = (): void => screen.draw(progressLine(watch.state, watch.connection))
   watch.on('state', draw)
   watch.on('connection', draw)
+  watch.on('retry', info => {
+    // A line drawn in place on a terminal is left as it is, so that the message goes under it, not into it.
+    screen.finish()
+    stderr.write(`${retryLine(args.url, info)}\n`)
+  })
   const interrupt = (): void => watch.close()
   const signal = options.signal
   signal?.addEventListener('abort', interrupt, { once: true })

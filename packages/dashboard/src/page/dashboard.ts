@@ -6,7 +6,7 @@
  */
 import { watchJob, type JobWatch } from '@training-live/client'
 import { Announcer } from './announcer.ts'
-import { OVERALL_TEXT, overallConnection, worthAnnouncing, type OverallConnection } from './connection.ts'
+import { OVERALL_TEXT, overallConnection, overallText, worthAnnouncing, type OverallConnection } from './connection.ts'
 import { STATUS_TEXT, isFinished } from './format.ts'
 import { JobCard } from './job-card.ts'
 import { withJobs } from './config.ts'
@@ -47,7 +47,10 @@ export class Dashboard {
 
   constructor (options: DashboardOptions) {
     this.#options = options
-    setInterval(() => { for (const { card } of this.#jobs.values()) card.tick() }, 1000)
+    setInterval(() => {
+      for (const { card } of this.#jobs.values()) card.tick()
+      this.#refreshOverall()
+    }, 1000)
     window.addEventListener('online', () => this.#refreshOverall())
     window.addEventListener('offline', () => this.#refreshOverall())
     this.#refreshOverall()
@@ -80,6 +83,10 @@ export class Dashboard {
     })
     watch.on('connection', connection => {
       card.setConnection(connection)
+      this.#refreshOverall()
+    })
+    watch.on('retry', info => {
+      card.setRetry(info)
       this.#refreshOverall()
     })
     watch.on('error', err => card.showNotice(err.message))
@@ -138,12 +145,18 @@ export class Dashboard {
   }
 
   #refreshOverall (): void {
-    const overall = overallConnection([...this.#jobs.values()].map(e => e.card.connectionShown), navigator.onLine)
+    const cards = [...this.#jobs.values()].map(e => e.card)
+    const overall = overallConnection(cards.map(c => c.connectionShown), navigator.onLine)
+    const now = Date.now()
+    // The soonest retry of the jobs in the state the page shows.
+    const retries = cards.filter(c => c.connectionShown === overall).flatMap(c => c.retryIn(now) ?? [])
+    const text = overallText(overall, retries.length === 0 ? null : Math.min(...retries))
+    if (this.#options.indicatorText.textContent !== text) this.#options.indicatorText.textContent = text
     if (overall === this.#overall) return
     const previous = this.#overall
     this.#overall = overall
     this.#options.indicator.dataset.state = overall
-    this.#options.indicatorText.textContent = OVERALL_TEXT[overall]
+    // Without the countdown: announced once per change of state, not every second.
     if (previous !== null && worthAnnouncing(previous, overall)) this.#options.announcer.announce(`Connection: ${OVERALL_TEXT[overall]}`)
   }
 }

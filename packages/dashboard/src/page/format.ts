@@ -3,8 +3,11 @@ import type { ConnectionState, JobView } from '@training-live/client'
 
 export type JobStatus = JobView['status']
 
-/** A job's connection as shown: the client's state, a closed socket told apart by whether its job finished (closed) or not (offline). */
-export type ConnectionShown = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'closed'
+/**
+ * A job's connection as shown: the client's state, a closed socket told apart by whether its job finished (closed) or not
+ * (offline), and a retry after an attempt that did not get through (unreachable) told apart from one after a lost connection.
+ */
+export type ConnectionShown = 'connecting' | 'live' | 'reconnecting' | 'unreachable' | 'offline' | 'closed'
 
 export const STATUS_TEXT: Record<JobStatus, { label: string, icon: string }> = {
   pending: { label: 'Pending', icon: '○' },
@@ -13,12 +16,32 @@ export const STATUS_TEXT: Record<JobStatus, { label: string, icon: string }> = {
   failed: { label: 'Failed', icon: '✕' }
 }
 
+/** Between a state and its countdown: bound to the word before it by a no-break space, so that no line starts with `·`. */
+export const SEPARATOR = '\u00a0· '
+
 export const CONNECTION_TEXT: Record<ConnectionShown, string> = {
   connecting: 'Connecting…',
   live: 'Live',
   reconnecting: 'Reconnecting…',
+  unreachable: `Offline${SEPARATOR}retrying now`,
   offline: 'Offline',
   closed: 'Closed'
+}
+
+/** Whole seconds until a retry, never 0 while one is still ahead: `4 s`, the unit kept on the number's line. */
+export function secondsLeft (ms: number): string {
+  return `${Math.max(1, Math.ceil(ms / 1000))}\u00a0s`
+}
+
+/**
+ * A card's connection in words that fit a card's row on a phone, with the countdown to the next attempt while one is
+ * ahead: `Offline · retrying in 4 s`, `Reconnecting in 2 s`.
+ */
+export function connectionText (shown: ConnectionShown, retryInMs: number | null): string {
+  if (retryInMs === null || retryInMs <= 0) return CONNECTION_TEXT[shown]
+  if (shown === 'unreachable') return `Offline${SEPARATOR}retrying in ${secondsLeft(retryInMs)}`
+  if (shown === 'reconnecting') return `Reconnecting in ${secondsLeft(retryInMs)}`
+  return CONNECTION_TEXT[shown]
 }
 
 export function isFinished (status: JobStatus): boolean {

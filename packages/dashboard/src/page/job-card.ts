@@ -4,9 +4,9 @@
  * connection. Built once, then updated in place so focus and screen-reader
  * position survive updates.
  */
-import type { ConnectionState, JobView } from '@training-live/client'
+import type { ConnectionState, JobView, RetryInfo } from '@training-live/client'
 import {
-  CONNECTION_TEXT, STATUS_TEXT, connectionShown, formatElapsed, isFinished, isoDuration, productsText,
+  STATUS_TEXT, connectionShown, connectionText, formatElapsed, isFinished, isoDuration, productsText,
   type ConnectionShown
 } from './format.ts'
 
@@ -19,8 +19,8 @@ function el<K extends keyof HTMLElementTagNameMap> (tag: K, className?: string, 
   return node
 }
 
-function fact (label: string, value: HTMLElement): HTMLDivElement {
-  const row = el('div', 'fact')
+function fact (label: string, value: HTMLElement, className = 'fact'): HTMLDivElement {
+  const row = el('div', className)
   row.append(el('dt', undefined, label), value)
   return row
 }
@@ -37,6 +37,10 @@ export class JobCard {
   readonly removeButton: HTMLButtonElement
   #view: JobView | null = null
   #connection: ConnectionState = 'connecting'
+  /** When the client tries again, after an attempt that failed; null while connected. */
+  #retryAt: number | null = null
+  /** The last attempt did not get through at all (rather than a connection that was lost). */
+  #unreachable = false
   #knownStart: number | null = null
   #knownEnd: number | null = null
   /** When this page first saw the job under way; null if it was already over then. */
@@ -94,8 +98,9 @@ export class JobCard {
       fact('Step', this.#step),
       fact('Progress', this.#percent),
       fact('Products', this.#products),
-      fact('Elapsed', elapsed),
-      fact('Connection', this.#connectionText)
+      // Full rows: a half row leaves no room for "Offline · retrying in 4 s" on a phone.
+      fact('Elapsed', elapsed, 'fact fact-wide'),
+      fact('Connection', this.#connectionText, 'fact fact-wide')
     )
 
     this.#error = el('p', 'job-error')
@@ -119,7 +124,15 @@ export class JobCard {
   }
 
   get connectionShown (): ConnectionShown {
-    return connectionShown(this.#connection, this.status)
+    const shown = connectionShown(this.#connection, this.status)
+    return this.#unreachable && (shown === 'connecting' || shown === 'reconnecting') ? 'unreachable' : shown
+  }
+
+  /** Milliseconds until the client's next attempt, while it is in trouble; null otherwise. */
+  retryIn (now = Date.now()): number | null {
+    const shown = this.connectionShown
+    if (this.#retryAt === null || !(shown === 'reconnecting' || shown === 'unreachable')) return null
+    return this.#retryAt - now
   }
 
   update (view: JobView): void {
@@ -134,8 +147,19 @@ export class JobCard {
 
   setConnection (connection: ConnectionState): void {
     this.#connection = connection
+    if (connection === 'open' || connection === 'closed') {
+      this.#retryAt = null
+      this.#unreachable = false
+    }
     if (connection === 'open') this.#notice.hidden = true
     this.#renderConnection()
+  }
+
+  /** The client's next attempt: when, and whether the last one got through at all. */
+  setRetry (info: RetryInfo, now = Date.now()): void {
+    this.#retryAt = now + info.delayMs
+    this.#unreachable = info.reason.kind !== 'close'
+    this.#renderConnection(now)
   }
 
   /** Why the watch gave up (the client's WatchError), shown until the job answers again. */
@@ -151,8 +175,9 @@ export class JobCard {
     this.tick()
   }
 
-  /** Redraws the elapsed time; the page calls it every second. */
+  /** Redraws the elapsed time and the countdown to a retry; the page calls it every second. */
   tick (now = Date.now()): void {
+    this.#renderConnection(now)
     const view = this.#view
     // A snapshot carries no times: the client's come from live events; then the demo list's;
     // then the moments this page saw the job under way and over (unknown for a job already over when first seen).
@@ -192,9 +217,11 @@ export class JobCard {
     this.tick()
   }
 
-  #renderConnection (): void {
+  #renderConnection (now = Date.now()): void {
     const shown = this.connectionShown
+    const text = connectionText(shown, this.retryIn(now))
     this.#connectionText.dataset.connection = shown
-    this.#connectionText.textContent = CONNECTION_TEXT[shown]
+    // Unchanged text is not written again: a screen reader or a selection on it is left alone.
+    if (this.#connectionText.textContent !== text) this.#connectionText.textContent = text
   }
 }
