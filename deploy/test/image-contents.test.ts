@@ -43,7 +43,7 @@ t.test('the deployed services start, connect and serve a live client', async t =
     const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { name: string }
     t.match(pkg.name, /^@training-live\/(training|gateway)$/)
   }
-  const production = { NODE_ENV: 'production' }
+  const production = { NODE_ENV: 'production', LINK_SECRET: 'image-test-link-secret-0123456789' }
   const training = await startService('training', { cwd: trainingDir, env: { ...topology.env, ...production } })
   processes.push(training)
   const gateway = await startService('gateway', { cwd: gatewayDir, env: { TRAINING_URLS: training.url, ...production } })

@@ -33,6 +33,8 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     authenticateLive: (request: FastifyRequest) => Promise<void>
+    /** The same checks on a token that came another way (a session opened over a gateway's link). */
+    verifyLiveToken: (token: string | undefined, tenantId: string | undefined) => Principal
   }
 }
 
@@ -97,8 +99,8 @@ async function auth (fastify: FastifyInstance, options: AuthOptions) {
     }
   }
 
-  fastify.decorate('authenticateLive', async function authenticateLive (request: FastifyRequest) {
-    const token = extractToken(request)
+  /** The principal of `token` for `tenantId`, or the typed refusal (401/403). */
+  function verifyLiveToken (token: string | undefined, tenantId: string | undefined): Principal {
     if (token === undefined || token === '') throw new errors.TokenMissing()
     let claims: Record<string, unknown>
     try {
@@ -110,9 +112,14 @@ async function auth (fastify: FastifyInstance, options: AuthOptions) {
     if (typeof claims.tenant_id !== 'string' || typeof claims.sub !== 'string' || typeof claims.exp !== 'number') {
       throw new errors.TokenInvalid()
     }
-    const params = request.params as { tenant_id?: string }
-    if (claims.tenant_id !== params.tenant_id) throw new errors.TenantForbidden()
-    request.principal = { sub: claims.sub, tenant_id: claims.tenant_id, exp: claims.exp }
+    if (claims.tenant_id !== tenantId) throw new errors.TenantForbidden()
+    return { sub: claims.sub, tenant_id: claims.tenant_id, exp: claims.exp }
+  }
+  fastify.decorate('verifyLiveToken', verifyLiveToken)
+
+  fastify.decorate('authenticateLive', async function authenticateLive (request: FastifyRequest) {
+    const token = extractToken(request)
+    request.principal = verifyLiveToken(token, (request.params as { tenant_id?: string }).tenant_id)
     request.liveToken = token
   })
 }

@@ -121,7 +121,11 @@ export class ResumingClient {
       })
       socket.once('unexpected-response', (req, res) => {
         this.failures.push({ url: base, error: `status ${res.statusCode ?? '?'}` })
+        // Once the response has arrived, destroying the request does not always end in a 'close'
+        // of the socket: the attempt is over here.
+        res.resume()
         req.destroy()
+        resolve(null)
       })
       socket.on('error', err => {
         if (connection === null) this.failures.push({ url: base, error: err.message })

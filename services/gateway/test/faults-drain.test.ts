@@ -10,6 +10,7 @@ import {
   ResumingClient, deleteKeys, deleteTopology, eventually, metricValue, startService, testTopology, uniqueId,
   type ServiceProcess
 } from '@training-live/test-kit'
+import { rendezvousOrder } from '../src/link-pool.ts'
 import { allReached, assertExactlyOnce, fullHistoryMessages, jobOf, publishPaced } from './helpers/faults.ts'
 
 const PRODUCTS = 500
@@ -42,7 +43,15 @@ t.test('SIGTERM the active consumer during a burst: not ready first, 1012, exit 
   started.push(gateway)
 
   const tenantId = uniqueId('tenant')
-  const jobId = uniqueId('job')
+  // The active consumer, found by a first job's events; the watched job is one the gateway routes to
+  // it (each job's sessions go to one replica), so the victim both consumes and serves the clients.
+  await publishPaced(publisher, jobOf(tenantId, uniqueId('job'), 0), 0).done
+  await eventually('the first job applied', async () => (await Promise.all(replicas.map(applied))).some(n => n > 0))
+  const victimIndex = await applied(replicas[0] as ServiceProcess) > 0 ? 0 : 1
+  const victim = replicas[victimIndex] as ServiceProcess
+  const survivor = replicas[1 - victimIndex] as ServiceProcess
+  let jobId = uniqueId('job')
+  while (rendezvousOrder(`${tenantId}/${jobId}`, replicas.map(r => ({ r, base: new URL(r.url) })))[0]?.r !== victim) jobId = uniqueId('job')
   for (let i = 0; i < CLIENTS; i++) clients.push(new ResumingClient({ urls: [gateway.wsUrl], tenantId, jobId }))
   await eventually('every client has its snapshot', () => clients.every(c => c.snapshots.length > 0), 10_000)
   const events = jobOf(tenantId, jobId, PRODUCTS)
@@ -51,8 +60,6 @@ t.test('SIGTERM the active consumer during a burst: not ready first, 1012, exit 
   await allReached(clients, 100)
   const counts = await Promise.all(replicas.map(applied))
   t.equal(counts.filter(n => n > 0).length, 1, `one replica consumes: ${counts.join(', ')}`)
-  const victim = replicas[(counts[0] as number) > 0 ? 0 : 1] as ServiceProcess
-  const survivor = replicas[(counts[0] as number) > 0 ? 1 : 0] as ServiceProcess
   const socketsOnVictim = await metricValue(victim, 'training_live_connections')
   const survivorBefore = await applied(survivor)
   t.ok(socketsOnVictim > 0, `the victim serves ${socketsOnVictim} of the clients`)

@@ -6,9 +6,10 @@
 import t, { type Test } from 'tap'
 import { createPublisher, type Publisher } from '@training-live/events/publisher'
 import {
-  ResumingClient, deleteKeys, deleteTopology, metricValue, startService, testTopology, uniqueId,
+  eventually, ResumingClient, deleteKeys, deleteTopology, metricValue, startService, testTopology, uniqueId,
   type ServiceProcess
 } from '@training-live/test-kit'
+import { rendezvousOrder } from '../src/link-pool.ts'
 import { allReached, assertExactlyOnce, fullHistory, jobOf, publishPaced } from './helpers/faults.ts'
 
 const PRODUCTS = 200
@@ -62,7 +63,16 @@ function applied (service: { url: string }): Promise<number> {
 t.test('kill -9 the active consumer replica mid-job: clients resume, the consumer fails over, nothing lost or doubled', async t => {
   const s = await stack(t)
   const tenantId = uniqueId('tenant')
-  const jobId = uniqueId('job')
+  // The active consumer, found by a first job's events; the watched job is one the gateways route to
+  // it (each job's sessions go to one replica), so the victim both consumes and serves the clients.
+  const first = uniqueId('job')
+  await publishPaced(s.publisher, jobOf(tenantId, first, 0), 0).done
+  await eventually('the first job applied', async () => (await Promise.all(s.replicas.map(applied))).some(n => n > 0))
+  const victimIndex = await applied(s.replicas[0] as ServiceProcess) > 0 ? 0 : 1
+  const victim = s.replicas[victimIndex] as ServiceProcess
+  const survivor = s.replicas[1 - victimIndex] as ServiceProcess
+  let jobId = uniqueId('job')
+  while (rendezvousOrder(`${tenantId}/${jobId}`, s.replicas.map(r => ({ r, base: new URL(r.url) })))[0]?.r !== victim) jobId = uniqueId('job')
   const clients = await watchers(s, tenantId, jobId)
   const events = jobOf(tenantId, jobId, PRODUCTS)
   const publishing = publishPaced(s.publisher, events, PACE_MS)
@@ -70,9 +80,6 @@ t.test('kill -9 the active consumer replica mid-job: clients resume, the consume
   await allReached(clients, 60)
   const counts = await Promise.all(s.replicas.map(applied))
   t.equal(counts.filter(n => n > 0).length, 1, `exactly one replica consumes (single active consumer): ${counts.join(', ')}`)
-  const victimIndex = (counts[0] as number) > 0 ? 0 : 1
-  const victim = s.replicas[victimIndex] as ServiceProcess
-  const survivor = s.replicas[1 - victimIndex] as ServiceProcess
   const socketsOnVictim = await metricValue(victim, 'training_live_connections')
   const survivorBefore = await applied(survivor)
   t.ok(socketsOnVictim > 0, `the victim serves ${socketsOnVictim} of the clients`)

@@ -58,6 +58,7 @@ function handshake (base: string, tenantId: string, jobId: string, token: string
   const url = new URL(liveUrl(base.replace(/^ws/, 'http'), tenantId, jobId, { token }))
   return new Promise((resolve, reject) => {
     const req = request(url, {
+      agent: false,
       headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' }
     })
     req.on('upgrade', (res, socket) => { socket.destroy(); resolve({ status: res.statusCode ?? 0, retryAfter: undefined, body: '' }) })

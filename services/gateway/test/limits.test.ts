@@ -7,7 +7,9 @@
  */
 import t from 'tap'
 import { once } from 'node:events'
-import { createServer, connect as tcpConnect, type Socket } from 'node:net'
+import { connect as tcpConnect, type Socket } from 'node:net'
+import { WebSocketServer } from 'ws'
+import { FrameType, LINK_PATH } from '@training-live/service-kit'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   LiveClient, deleteKeys, deleteTopology, eventually, liveUrl, metricValue as metric, mintToken, startService, testTopology, uniqueId,
@@ -21,18 +23,21 @@ const processes: ServiceProcess[] = []
 const clients: LiveClient[] = []
 const rawSockets: Socket[] = []
 
-/** An upstream that accepts TCP connections and never answers: the gateway's handshake to it times out. */
-const blackhole = createServer(socket => { rawSockets.push(socket); blackholeConnections++ })
-let blackholeConnections = 0
-blackhole.listen(0, '127.0.0.1')
-await once(blackhole, 'listening')
-const blackholeUrl = `http://127.0.0.1:${(blackhole.address() as { port: number }).port}`
+/** A replica that accepts the gateway's link and never answers on it: each session's opening times out. */
+const silent = new WebSocketServer({ host: '127.0.0.1', port: 0, path: LINK_PATH })
+await once(silent, 'listening')
+let opensReceived = 0
+silent.on('connection', socket => {
+  socket.on('message', (data: Buffer) => { if (data[0] === FrameType.Open) opensReceived++ })
+})
+const silentUrl = `http://127.0.0.1:${(silent.address() as { port: number }).port}`
 
 t.teardown(async () => {
   for (const c of clients) c.close()
   for (const s of rawSockets) s.destroy()
   await Promise.all(processes.map(p => p.stop()))
-  await new Promise(resolve => blackhole.close(resolve))
+  for (const socket of silent.clients) socket.terminate()
+  await new Promise(resolve => silent.close(resolve))
   await deleteTopology(topology)
   await deleteKeys(topology.env.REDIS_KEY_PREFIX as string)
 })
@@ -55,9 +60,9 @@ const [gateway, stuck] = await Promise.all([
       HANDSHAKE_TIMEOUT_MS: '1000'
     }
   }),
-  // One slot, and an upstream that never answers: every handshake that gets a slot ends in 503 UPSTREAM_UNAVAILABLE.
+  // One slot, and a replica that never answers: every handshake that gets a slot ends in 503 UPSTREAM_UNAVAILABLE.
   start('gateway', {
-    env: { TRAINING_URLS: blackholeUrl, UPSTREAM_CONNECT_TIMEOUT_MS: '1000', MAX_CONNECTIONS: '1' },
+    env: { TRAINING_URLS: silentUrl, UPSTREAM_CONNECT_TIMEOUT_MS: '1000', MAX_CONNECTIONS: '1' },
     waitFor: 'health'
   })
 ]) as [ServiceProcess, ServiceProcess]
@@ -120,16 +125,14 @@ t.test('configuration: defaults and bounds of the limits', async t => {
 })
 
 t.test('MAX_CONNECTIONS: the 4th handshake gets 503 with Retry-After and never reaches the training service; after one closes, a new one succeeds', async t => {
-  const acceptedJob = uniqueId('job_accepted')
-  const open3 = [await watch(gateway, uniqueId('tenant'), acceptedJob), await watch(gateway), await watch(gateway)]
-  t.match(training.output(), acceptedJob, 'the training service logs the handshakes it gets')
-  const refusedJob = uniqueId('job_refused')
-  const refused = await refusal(gateway, uniqueId('tenant'), refusedJob)
+  const open3 = [await watch(gateway), await watch(gateway), await watch(gateway)]
+  t.equal(await metric(training, 'training_link_sessions'), 3, 'the training service holds the three sessions')
+  const refused = await refusal(gateway, uniqueId('tenant'))
   t.equal(refused.status, 503)
   t.equal(refused.body.code, 'GATEWAY_TOO_MANY_CONNECTIONS')
   t.equal(refused.retryAfter, '5')
   t.equal(await metric(gateway, 'gateway_connections_refused_total', 'code="GATEWAY_TOO_MANY_CONNECTIONS"'), 1, 'counted')
-  t.notMatch(training.output(), refusedJob, 'the training service never saw the refused handshake')
+  t.equal(await metric(training, 'training_link_sessions'), 3, 'the training service never saw the refused handshake')
   for (const c of open3) t.equal(c.closed, null, 'the others stay open')
 
   const first = open3[0] as LiveClient
@@ -178,7 +181,7 @@ t.test('a client that goes away mid-handshake gives its slot back (at the latest
   const tenantId = uniqueId('tenant')
   const token = await mintToken({ tenantId })
   const failuresBefore = await metric(stuck, 'gateway_upstream_failures_total')
-  const connectionsBefore = blackholeConnections
+  const opensBefore = opensReceived
   const socket = tcpConnect(Number(stuck.port), '127.0.0.1')
   rawSockets.push(socket)
   socket.on('error', () => {})
@@ -186,10 +189,9 @@ t.test('a client that goes away mid-handshake gives its slot back (at the latest
   socket.write(`GET ${new URL(liveUrl(stuck.url, tenantId, uniqueId('job'))).pathname} HTTP/1.1\r\nHost: x\r\n` +
     `Authorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n` +
     'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
-  await eventually('the gateway to try the upstream', () => blackholeConnections > connectionsBefore, 10_000)
+  await eventually('the gateway to open a session on the replica', () => opensReceived > opensBefore, 10_000)
   socket.destroy()
-  await eventually('the upstream attempt to end', async () => await metric(stuck, 'gateway_upstream_failures_total') > failuresBefore, 10_000)
-  await sleep(100)
+  await eventually('the session opening to end', async () => await metric(stuck, 'gateway_upstream_failures_total') > failuresBefore, 10_000)
   const next = await refusal(stuck)
   t.equal(next.body.code, 'GATEWAY_UPSTREAM_UNAVAILABLE', 'the next client got the slot (and then found no upstream)')
 })

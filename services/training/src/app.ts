@@ -10,6 +10,10 @@ import { createTrainingMetrics } from './metrics.ts'
 import { amqpPlugin } from './plugins/amqp.ts'
 import { configPlugin } from './plugins/config.ts'
 import { redisPlugin } from './plugins/redis.ts'
+import { jobStorePlugin } from './plugins/job-store.ts'
+import { liveCorePlugin } from './plugins/live-core.ts'
+import { websocketPlugin } from './plugins/websocket.ts'
+import { linkRoutes } from './routes/link.ts'
 import { liveRoutes } from './routes/live.ts'
 
 export async function buildApp (config: TrainingConfig): Promise<FastifyInstance> {
@@ -27,7 +31,11 @@ export async function buildApp (config: TrainingConfig): Promise<FastifyInstance
   await registerCommonPlugins(app, { metricsPrefix: 'training', config, errors: TrainingErrors })
   app.decorate('trainingMetrics', createTrainingMetrics(app.metrics))
   await app.register(redisPlugin)
+  await app.register(jobStorePlugin)
   await app.register(amqpPlugin)
+  await app.register(liveCorePlugin)
+  await app.register(websocketPlugin)
   await app.register(liveRoutes)
+  await app.register(linkRoutes)
   return app
 }

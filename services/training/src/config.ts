@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { CommonConfig, ConfigError, loadConfig } from '@training-live/service-kit'
+import { CommonConfig, ConfigError, LinkSecretConfig, linkSecretOf, loadConfig } from '@training-live/service-kit'
 import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE, EXCHANGE, QUEUE } from '@training-live/events'
 
 /** `host:port` pairs, comma-separated (IPv6 hosts are not supported here). */
@@ -7,7 +7,10 @@ const HOST_PORT_LIST = '^\\s*[^,:\\s]+:[0-9]{1,5}\\s*(,\\s*[^,:\\s]+:[0-9]{1,5}\
 
 export const TrainingConfigSchema = Type.Object({
   ...CommonConfig,
+  ...LinkSecretConfig,
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8001 }),
+  /** A gateway's link whose unsent data passes this many bytes is closed (the gateway does not keep up). */
+  LINK_MAX_BUFFER_BYTES: Type.Integer({ minimum: 64 * 1024, maximum: 2 * 1024 * 1024 * 1024, default: 64 * 1024 * 1024 }),
   AMQP_URL: Type.String({ pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
   AMQP_EXCHANGE: Type.String({ minLength: 1, default: EXCHANGE }),
   AMQP_QUEUE: Type.String({ minLength: 1, default: QUEUE }),
@@ -49,7 +52,7 @@ export const TrainingConfigSchema = Type.Object({
   JOB_CACHE_MAX_MEMBERS: Type.Integer({ minimum: 0, default: 1_000_000 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 })
 })
-export type TrainingConfig = Static<typeof TrainingConfigSchema>
+export type TrainingConfig = Static<typeof TrainingConfigSchema> & { linkSecret: string }
 
 export function loadTrainingConfig (env: NodeJS.ProcessEnv = process.env): TrainingConfig {
   const config = loadConfig(TrainingConfigSchema, env)
@@ -62,7 +65,7 @@ export function loadTrainingConfig (env: NodeJS.ProcessEnv = process.env): Train
       throw new ConfigError(`${name} has a port out of range: ${list}`)
     }
   }
-  return config
+  return { ...config, linkSecret: linkSecretOf(config) }
 }
 
 /** Parses a `host:port,host:port` list (validated by the schema). */

@@ -8,7 +8,7 @@
 import type { ChannelModel } from 'amqplib'
 import type { FastifyBaseLogger } from 'fastify'
 import type { EventConsumer, TopologyOptions } from './event-consumer.ts'
-import { retryDelay } from './backoff.ts'
+import { retryDelay } from '@training-live/service-kit'
 
 const REOPEN_MIN_MS = 500
 const REOPEN_MAX_MS = 15_000

@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { parseEvent, type TrainingEvent } from '@training-live/events'
 import type { ApplyOutcome } from './event-applier.ts'
 import type { TrainingMetrics } from './metrics.ts'
-import { retryDelay } from './backoff.ts'
+import { retryDelay } from '@training-live/service-kit'
 
 export interface EventSink {
   apply (event: TrainingEvent): Promise<ApplyOutcome>

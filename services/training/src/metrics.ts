@@ -34,7 +34,7 @@ export function createTrainingMetrics (registry: Registry) {
     }),
     liveConnections: new Gauge({
       name: 'training_live_connections',
-      help: 'Open live WebSocket connections.',
+      help: 'Open live sessions: direct WebSocket connections and client sessions over gateways\' links.',
       registers
     }),
     accepted: new Counter({
@@ -80,6 +80,14 @@ export function createTrainingMetrics (registry: Registry) {
       help: '1 while the consumer is connected to the broker.',
       registers
     }),
+    links: new Gauge({ name: 'training_links', help: 'Open links from gateways.', registers }),
+    linkSessions: new Gauge({ name: 'training_link_sessions', help: 'Client sessions held over gateways\' links.', registers }),
+    linkPublishes: new Counter({
+      name: 'training_link_publishes_total',
+      help: 'Live messages written to links: once per link and job, however many of the gateway\'s clients watch it.',
+      registers
+    }),
+    slowLinks: new Counter({ name: 'training_slow_links_total', help: 'Links closed because their gateway did not read them fast enough.', registers }),
     redisConnected: new Gauge({
       name: 'training_redis_connected',
       help: '1 while Redis answers: both connections ready and the latest PING answered in time.',

@@ -156,7 +156,12 @@ t.test('configuration errors from loadTrainingConfig name the variable', async t
   t.throws(() => loadTrainingConfig({ PORT: 'abc' }), /PORT/)
   t.throws(() => loadTrainingConfig({ REDIS_URL: 'http://x' }), /REDIS_URL/)
   t.throws(() => loadTrainingConfig({ NODE_ENV: 'production' }), /JWT_SECRET/)
-  t.equal(loadTrainingConfig({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET }).JWT_SECRET, TEST_SECRET)
+  t.throws(() => loadTrainingConfig({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET }), /LINK_SECRET must be set/)
+  t.throws(() => loadTrainingConfig({ HOST: '0.0.0.0', JWT_SECRET: TEST_SECRET }), /development LINK_SECRET/)
+  const production = loadTrainingConfig({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET, LINK_SECRET: 'link-secret-0123456789' })
+  t.equal(production.JWT_SECRET, TEST_SECRET)
+  t.equal(production.linkSecret, 'link-secret-0123456789', 'the link secret as set')
+  t.equal(loadTrainingConfig({}).linkSecret.length > 16, true, 'on loopback in development: the development link secret')
 })
 
 t.test('Redis topology and queue type settings are checked at start', async t => {

@@ -1,41 +1,67 @@
 /**
  * The public live route: authenticate (401/403, no upgrade), take a
- * connection slot (503/429 over the limits), open the upstream (pass its
- * 4xx through, 503 if none answers), then upgrade and pipe.
+ * connection slot (503/429 over the limits), open a session on the job's
+ * replica over its link (its 4xx passed through, 503 if none accepts), then
+ * upgrade and attach the client to the session.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
-import WebSocket from 'ws'
 import { CloseCode, LIVE_PATH, LiveParams, LiveQuery } from '@training-live/events'
-import { ConnectionLimiter, Heartbeat, RETRY_AFTER_SECONDS, holdConnectionSlot, inboundRateLimit, lazyChild, logsDebug, selectProtocol } from '@training-live/service-kit'
+import {
+  ConnectionLimiter, Heartbeat, RETRY_AFTER_SECONDS, holdConnectionSlot, inboundRateLimit, lazyChild, logsDebug, scheduleExpiry, selectProtocol
+} from '@training-live/service-kit'
 import { GatewayErrors } from '../errors.ts'
-import { pipeSockets } from '../proxy.ts'
-import { UpstreamPool, type Upstream } from '../upstream.ts'
+import type { ClientSession } from '../client-session.ts'
+import type { Link } from '../link.ts'
+import { LinkPool } from '../link-pool.ts'
 
+/** Unsent bytes above which a client's slow-client timer starts. */
 const HIGH_WATER_MARK = 64 * 1024
 
 declare module 'fastify' {
   interface FastifyRequest {
-    upstream?: Upstream
+    linkSession?: { link: Link, session: ClientSession }
   }
 }
 
 async function live (fastify: FastifyInstance) {
   const c = fastify.config
   const metrics = fastify.gatewayMetrics
-  const pool = new UpstreamPool(c.upstreams, c.UPSTREAM_CONNECT_TIMEOUT_MS)
-  const clients = new Set<WebSocket>()
+  const clients = new Set<ClientSession>()
   const heartbeat = new Heartbeat(c.HEARTBEAT_INTERVAL_MS)
   // Bound once: a labelled inc() hashes its labels on every frame.
   const frameCounters = { upstream: metrics.frames.labels('upstream'), downstream: metrics.frames.labels('downstream') }
   const limiter = new ConnectionLimiter({ maxConnections: c.MAX_CONNECTIONS, maxPerTenant: c.MAX_CONNECTIONS_PER_TENANT })
-  fastify.addHook('onClose', async () => heartbeat.stop())
+  const pool = new LinkPool(c.upstreams, {
+    secret: c.linkSecret,
+    connectTimeoutMs: c.UPSTREAM_CONNECT_TIMEOUT_MS,
+    heartbeatMs: c.LINK_HEARTBEAT_MS,
+    limits: { highWaterMark: HIGH_WATER_MARK, slowClientTimeoutMs: c.SLOW_CLIENT_TIMEOUT_MS, maxBufferedBytes: c.MAX_SEND_BUFFER_BYTES },
+    hooks: {
+      onSlowClient: () => {
+        metrics.cuts.inc({ reason: 'slow_client' })
+        fastify.log.warn('client stopped reading: closing with 1013')
+      },
+      onSent: () => frameCounters.downstream.inc()
+    },
+    onState: (open, base) => {
+      metrics.linksOpen.inc(open ? 1 : -1)
+      fastify.log.info({ replica: base.origin }, open ? 'link to a training replica open' : 'link to a training replica lost')
+    },
+    onLost: (sessions, draining) => { if (!draining) metrics.upstreamLost.inc(sessions) },
+    onBadFrame: reason => fastify.log.error({ reason }, 'malformed frame from a training replica')
+  }, c.TRAINING_DNS_REFRESH_MS)
+  await pool.start()
+  fastify.addHook('onClose', async () => {
+    heartbeat.stop()
+    pool.stop()
+  })
 
   await fastify.register(websocket, {
     options: { maxPayload: c.MAX_INBOUND_FRAME_BYTES, handleProtocols: selectProtocol, perMessageDeflate: false },
     preClose (done) {
-      for (const client of clients) client.close(CloseCode.ServiceRestart, 'gateway restart')
+      for (const session of clients) session.close(CloseCode.ServiceRestart, 'gateway restart')
       this.websocketServer.close(() => done())
     }
   })
@@ -56,77 +82,71 @@ async function live (fastify: FastifyInstance) {
       holdConnectionSlot(limiter, request, reply, GatewayErrors)
     },
     preHandler: async (request, reply) => {
-      const upstream = await openUpstream(request)
-      if (upstream.kind === 'refused') {
-        metrics.refused.inc({ code: `UPSTREAM_${upstream.status}` })
-        return reply.code(upstream.status).type(upstream.contentType).send(upstream.body)
+      const { tenant_id: tenantId, job_id: jobId } = request.params as { tenant_id: string, job_id: string }
+      const { last_id: lastId } = request.query as { last_id?: string }
+      const { result, link } = await pool.openSession(
+        { kind: 'job', tenant_id: tenantId, job_id: jobId, last_id: lastId, token: request.liveToken as string, request_id: String(request.id) },
+        (upstream, reason) => {
+          metrics.upstreamFailures.inc({ upstream })
+          request.log.warn({ upstream, reason }, 'training replica did not accept the session; trying the next')
+        })
+      if (result.kind === 'refused') {
+        metrics.refused.inc({ code: `UPSTREAM_${result.status}` })
+        if (result.retryAfter > 0) reply.header('retry-after', String(result.retryAfter))
+        return reply.code(result.status).type('application/json; charset=utf-8').send(result.body)
       }
-      if (upstream.kind === 'failed') {
+      if (result.kind === 'failed' || link === null) {
         reply.header('retry-after', String(RETRY_AFTER_SECONDS.unavailable))
         throw new GatewayErrors.UpstreamUnavailable()
       }
-      request.upstream = upstream
-      // If the client goes away before the upgrade completes, do not leak the upstream. (The
-      // listener holds the upstream socket only, not the request, for the connection's life.)
-      const upstreamSocket = upstream.socket
+      const session = result.session
+      request.linkSession = { link, session }
+      // If the client goes away before the upgrade completes, end its session. (The listener holds
+      // the session only, not the request, for the connection's life.)
       request.raw.socket.once('close', () => {
-        if (!clients.has(upstreamSocket)) upstreamSocket.terminate()
+        if (session.client === null) link.endSession(session, CloseCode.GoingAway)
       })
     }
   }, (client, request) => {
-    const upstream = request.upstream as Upstream
+    const { link, session } = request.linkSession as { link: Link, session: ClientSession }
     const log = lazyChild(request.log, { tenant_id: request.principal?.tenant_id, job_id: (request.params as { job_id: string }).job_id })
-    clients.add(client)
-    clients.add(upstream.socket)
+    clients.add(session)
     heartbeat.add(client)
     metrics.connections.inc()
     metrics.accepted.inc()
-    // Counted here, apart from the proxy, which does not parse frames; added first, so a client over
-    // the rate is cut (and stops being read) as soon as possible.
+    // Counted here, before the message goes to the replica; a client over the rate is cut (and
+    // stops being read) as soon as possible.
     const admit = inboundRateLimit(client, c.MAX_INBOUND_MESSAGES_PER_SECOND, () => {
       metrics.cuts.inc({ reason: 'message_rate' })
       log().warn('client over the inbound message rate: closing with 1008')
     })
-    client.on('message', () => { admit() })
-    pipeSockets(client, upstream, {
-      highWaterMark: HIGH_WATER_MARK,
-      slowClientTimeoutMs: c.SLOW_CLIENT_TIMEOUT_MS,
-      onSlowClient: () => {
-        metrics.cuts.inc({ reason: 'slow_client' })
-        log().warn('client stopped reading: closing with 1013')
-      },
-      onFrame: direction => frameCounters[direction].inc(),
-      onUpstreamLost: () => { metrics.upstreamLost.inc(); log().warn({ upstream: upstream.url }, 'upstream lost') }
+    client.on('message', (data: Buffer) => {
+      if (!admit()) return
+      frameCounters.upstream.inc()
+      link.clientMessage(session, data)
+    })
+    const expiry = scheduleExpiry(request.principal?.exp ?? 0, () => {
+      metrics.cuts.inc({ reason: 'token_expired' })
+      session.close(CloseCode.TokenExpired, 'token expired')
     })
     client.on('close', (code) => {
-      clients.delete(client)
-      clients.delete(upstream.socket)
+      clearTimeout(expiry.timer)
+      clients.delete(session)
       metrics.connections.dec()
+      link.endSession(session, code)
       if (logsDebug(request.log)) log().debug({ code }, 'client closed')
     })
+    client.on('error', () => {})
+    session.attach(client)
   })
 
-  function openUpstream (request: FastifyRequest) {
-    const { last_id: lastId } = request.query as { last_id?: string }
-    const path = (request.raw.url ?? '').split('?')[0] as string
-    const headers: Record<string, string> = {
-      authorization: `Bearer ${request.liveToken as string}`,
-      'x-forwarded-for': request.ip,
-      'x-request-id': String(request.id)
-    }
-    return pool.open(lastId === undefined ? path : `${path}?last_id=${encodeURIComponent(lastId)}`, headers, (url, reason) => {
-      metrics.upstreamFailures.inc({ upstream: url })
-      request.log.warn({ upstream: url, reason }, 'upstream did not answer; trying the next')
-    })
-  }
-
-  // Ready when at least one training replica is ready to serve.
+  // Ready when at least one training replica has an open link and is ready to serve.
   fastify.readiness.add({
     name: 'upstream',
     check: async () => {
-      const answers = await Promise.all(pool.bases.map(async base => {
+      const answers = await Promise.all(pool.links.filter(link => link.open).map(async link => {
         try {
-          const http = new URL(base)
+          const http = new URL(link.base)
           if (http.protocol === 'ws:') http.protocol = 'http:'
           if (http.protocol === 'wss:') http.protocol = 'https:'
           const res = await fetch(new URL('/ready', http), { signal: AbortSignal.timeout(1000) })

@@ -3,7 +3,6 @@ import fp from 'fastify-plugin'
 import amqplib, { type ChannelModel } from 'amqplib'
 import { EventApplier } from '../event-applier.ts'
 import { EventConsumer } from '../event-consumer.ts'
-import { RedisJobStore } from '../job-store.ts'
 import { QueueStats } from '../queue-stats.ts'
 import { ConsumerChannel } from '../consumer-channel.ts'
 
@@ -15,12 +14,7 @@ declare module 'fastify' {
 
 async function amqp (fastify: FastifyInstance) {
   const c = fastify.config
-  const store = new RedisJobStore(fastify.redis, {
-    prefix: c.REDIS_KEY_PREFIX,
-    historyMaxLength: c.HISTORY_MAX_LENGTH,
-    historyMaxAgeMs: c.HISTORY_MAX_AGE_SECONDS * 1000,
-    jobTtlMs: c.JOB_TTL_SECONDS * 1000
-  })
+  const store = fastify.jobStore
   const log = fastify.log.child({ component: 'consumer' })
   const applier = new EventApplier(store, { cacheMaxJobs: c.JOB_CACHE_MAX_JOBS, cacheMaxMembers: c.JOB_CACHE_MAX_MEMBERS })
   // Redis came back, perhaps restarted without its data: cached states may no longer be what it holds.
@@ -88,4 +82,4 @@ async function amqp (fastify: FastifyInstance) {
   })
 }
 
-export const amqpPlugin = fp(amqp, { name: 'amqp', dependencies: ['config', 'redis', 'training-live-health'] })
+export const amqpPlugin = fp(amqp, { name: 'amqp', dependencies: ['config', 'redis', 'job-store', 'training-live-health'] })
