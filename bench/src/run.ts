@@ -11,7 +11,8 @@
  *   pnpm bench                       # the default set (about 8 minutes)
  *   pnpm bench --duration 20         # shorter steady runs
  *   pnpm bench --only gateway-100x100,bare-100x100
- *   pnpm bench --curve               # 1k, 5k, 10k, 18k clients, bare and through gateways
+ *   pnpm bench --curve               # 1k, 10k, 25k, 50k clients through gateways (bare where one process can hold them)
+ *   pnpm bench --scale               # 50k clients over 1,000 jobs x 50 through 4 gateways, 100 events/s
  *   pnpm bench --profile /tmp/prof   # and a .cpuprofile per service process (summarize: pnpm bench:profile /tmp/prof)
  */
 import { fork, type ChildProcess } from 'node:child_process'
@@ -35,6 +36,7 @@ const { values: args } = parseArgs({
     gateways: { type: 'string', default: '2' },
     only: { type: 'string' },
     curve: { type: 'boolean', default: false },
+    scale: { type: 'boolean', default: false },
     /** Write a CPU profile of each service process into this folder (see profile.ts). */
     profile: { type: 'string' },
     out: { type: 'string', default: fileURLToPath(new URL('../results/', import.meta.url)) }
@@ -66,7 +68,12 @@ export interface ScenarioResult {
   latency: Percentiles
   /** Per measured process (and the load generator): RSS idle, connected and at the end; CPU seconds while publishing. */
   processes: Array<{ name: string, rssIdleMB: number, rssConnectedMB: number, rssEndMB: number, cpuSeconds: number }>
-  /** (RSS connected - RSS idle) / clients, per kind of process, in KB. */
+  /** Client sessions the training service holds over gateways' links once connected (training_link_sessions). */
+  linkSessions: number
+  /**
+   * (RSS connected - RSS idle) per client, per kind of process, in KB: a gateway's over its client sockets,
+   * the training service's over the sessions it holds (over links, or as sockets when direct).
+   */
   kbPerConnection: Record<string, number>
   unexpectedCloses: number
   /** The seconds (from the start of publishing) whose messages waited longest, worst first: where the tail comes from. */
@@ -75,25 +82,40 @@ export interface ScenarioResult {
 
 const clients = Number(args.clients)
 const gateways = Number(args.gateways)
-const steady = (target: Target, jobs: number, n = clients): Scenario => ({
-  name: `${target}-${jobs}x${n / jobs}${n === clients ? '' : `-${n}`}`, target, clients: n, jobs, gateways, mode: 'steady', rate: Number(args.rate), duration: Number(args.duration), events: 0
+const steady = (target: Target, jobs: number, n = clients, over: Partial<Scenario> = {}): Scenario => ({
+  name: `${target}-${jobs}x${n / jobs}${n === clients ? '' : `-${n}`}`, target, clients: n, jobs, gateways, mode: 'steady', rate: Number(args.rate), duration: Number(args.duration), events: 0, ...over
 })
 const burst = (target: Target, jobs: number): Scenario => ({
   name: `${target}-burst-${jobs}x${clients / jobs}`, target, clients, jobs, gateways, mode: 'burst', rate: 0, duration: 0, events: Number(args.burst)
 })
 
+/** Client sockets per gateway in the curve and scale runs: well under the per-process open-file limit. */
+const CLIENTS_PER_GATEWAY = 12_500
+/** The bare server is one process: past this many sockets it runs into the open-file limit. */
+const BARE_MAX_CLIENTS = 18_000
+const gatewaysFor = (n: number) => Math.max(2, Math.ceil(n / CLIENTS_PER_GATEWAY))
+
 function scenarios (): Scenario[] {
-  if (args.curve) {
-    return [1000, 5000, 10_000, 18_000].flatMap(n => [steady('bare', n / 100, n), steady('gateway', n / 100, n)])
-  }
-  const all = [
+  const all = args.curve
+    // 100 watchers per job at the same rate: the same deliveries per second at every size, so only the connections grow.
+    ? [1000, 10_000, 25_000, 50_000].flatMap(n => [
+        ...(n <= BARE_MAX_CLIENTS ? [steady('bare', n / 100, n)] : []),
+        steady('gateway', n / 100, n, { gateways: gatewaysFor(n) })
+      ])
+    : args.scale
+      ? [steady('gateway', 1000, 50_000, { gateways: gatewaysFor(50_000), rate: 100 })]
+      : defaults()
+  if (args.only === undefined) return all
+  const wanted = new Set(args.only.split(','))
+  return all.filter(s => wanted.has(s.name))
+}
+
+function defaults (): Scenario[] {
+  return [
     steady('bare', 100), steady('direct', 100), steady('gateway', 100),
     steady('bare', 1000), steady('gateway', 1000),
     burst('bare', 100), burst('gateway', 100)
   ]
-  if (args.only === undefined) return all
-  const wanted = new Set(args.only.split(','))
-  return all.filter(s => wanted.has(s.name))
 }
 
 class Worker {
@@ -152,6 +174,7 @@ async function runScenario (s: Scenario): Promise<ScenarioResult> {
     const connectedCount = connected.reduce((a, c) => a + c.connected, 0)
     console.log(`  ${connectedCount} of ${s.clients} connected in ${connectSeconds.toFixed(1)} s${Object.keys(errors).length > 0 ? `; failures: ${JSON.stringify(errors)}` : ''}`)
     const rssConnected = await settledRss(stack.measured.map(p => p.pid))
+    const linkSessions = await stack.sessions()
 
     // Watchers per job, for the expected deliveries.
     const watchers = new Array<number>(s.jobs).fill(0)
@@ -212,10 +235,13 @@ async function runScenario (s: Scenario): Promise<ScenarioResult> {
       rssEndMB: round(reports.reduce((a, r) => a + r.rssBytes, 0) / 2 ** 20),
       cpuSeconds: round(reports.reduce((a, r) => a + r.cpuSeconds, 0) - resets.reduce((a, r) => a + r.cpuSeconds, 0))
     })
+    // Through gateways the training service holds sessions on a few links, not sockets: divide by its sessions.
+    // Gateways: the sum of their deltas over all clients is the mean per client socket.
     const kbPerConnection: Record<string, number> = {}
     for (const [i, p] of stack.measured.entries()) {
       const kind = p.name.replace(/ \d+$/, '')
-      kbPerConnection[kind] = (kbPerConnection[kind] ?? 0) + ((rssConnected[i] as number) - (idle[i] as number)) * 1024 / s.clients
+      const per = kind === 'training' && s.target === 'gateway' ? linkSessions : connectedCount
+      kbPerConnection[kind] = (kbPerConnection[kind] ?? 0) + ((rssConnected[i] as number) - (idle[i] as number)) * 1024 / per
     }
     for (const kind of Object.keys(kbPerConnection)) kbPerConnection[kind] = round(kbPerConnection[kind] as number)
 
@@ -228,6 +254,7 @@ async function runScenario (s: Scenario): Promise<ScenarioResult> {
       deliveriesPerSecond: Math.round(delivered / elapsed),
       latency,
       processes,
+      linkSessions,
       kbPerConnection,
       unexpectedCloses: reports.reduce((a, r) => a + r.unexpectedCloses, 0),
       worstSeconds: worstSeconds(reports.map(r => r.worstBySecond))
@@ -272,7 +299,7 @@ async function main (): Promise<void> {
   console.log(`${command}: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}, open files ${m.openFileLimit}`)
   const results: ScenarioResult[] = []
   for (const s of scenarios()) {
-    console.log(`${s.name}: ${s.clients} clients over ${s.jobs} jobs, ` +
+    console.log(`${s.name}: ${s.clients} clients over ${s.jobs} jobs${s.target === 'gateway' ? ` through ${s.gateways} gateways` : ''}, ` +
       (s.mode === 'steady' ? `${s.rate} events/s for ${s.duration} s` : `burst of ${s.events} events`))
     const r = await runScenario(s)
     results.push(r)
@@ -282,7 +309,7 @@ async function main (): Promise<void> {
   const when = new Date().toISOString()
   const markdown = report({ when, command, machine: m, results })
   await mkdir(args.out, { recursive: true })
-  const base = `${args.out}/${args.curve ? 'curve' : 'fanout'}-${when.replace(/[:.]/g, '-')}`
+  const base = `${args.out}/${args.curve ? 'curve' : args.scale ? 'scale' : 'fanout'}-${when.replace(/[:.]/g, '-')}`
   await writeFile(`${base}.json`, JSON.stringify({ when, command, machine: m, results }, null, 2) + '\n')
   await writeFile(`${base}.md`, markdown)
   console.log(`\n${markdown}\nwritten: ${base}.json, ${base}.md`)

@@ -31,6 +31,8 @@ export interface Stack {
   send: Send
   /** Waits until the stack is ready to carry events for every job. */
   prepare: () => Promise<void>
+  /** Client sessions the training service holds over links (0 without gateways). */
+  sessions: () => Promise<number>
   stop: () => Promise<void>
 }
 
@@ -72,6 +74,7 @@ async function startBare (jobs: Job[]): Promise<Stack> {
     urlFor: i => `ws://127.0.0.1:${port}/jobs/${i % jobs.length}`,
     send: (job, seq, sentAt) => { control.send(`${job}\n${bareMessage(jobs[job] as Job, seq, sentAt)}`) },
     prepare: async () => {},
+    sessions: async () => 0,
     stop: async () => {
       control.terminate()
       child.kill('SIGKILL')
@@ -131,6 +134,7 @@ async function startReal (jobs: Job[], gateways: number, profileDir?: string): P
           await new Promise(resolve => setTimeout(resolve, 100))
         }
       },
+      sessions: () => metricValue(training, 'training_link_sessions'),
       stop
     }
   } catch (err) {

@@ -15,7 +15,7 @@ import {
   terminateAfterGrace, type Principal, type SessionMeta
 } from '@training-live/service-kit'
 import type { LiveCore, Resumable } from './live-core.ts'
-import { isAfter, type LiveData } from './live-hub.ts'
+import { isAfter, peekMessage, type LiveData } from './live-hub.ts'
 
 const PONG = JSON.stringify({ type: MessageType.Pong })
 const ID = new RegExp(ID_PATTERN)
@@ -64,7 +64,6 @@ class LinkChannel implements Resumable {
   readonly #endpoint: LinkEndpoint
   #lastId: string | null = null
   #held: Array<{ raw: LiveData, id: string, terminal: boolean }> | null = null
-  #resumes = 0
 
   constructor (endpoint: LinkEndpoint, number: number, name: string, tenantId: string, jobId: string) {
     this.#endpoint = endpoint
@@ -100,11 +99,9 @@ class LinkChannel implements Resumable {
   }
 
   resume (missed: Array<{ raw: string, id: string }>): void {
-    const generation = ++this.#resumes
-    if (generation !== this.#resumes) return
     const held = this.#held ?? []
     this.#held = null
-    for (const m of missed) this.push(m.raw, m.id, false)
+    for (const m of missed) this.push(m.raw, m.id, peekMessage(m.raw)?.terminal ?? false)
     for (const m of held) this.push(m.raw, m.id, m.terminal)
   }
 

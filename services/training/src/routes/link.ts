@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import createError from '@fastify/error'
-import { LINK_PATH, LINK_VERSION, LINK_VERSION_HEADER, RETRY_AFTER_SECONDS, linkCredentialMatches } from '@training-live/service-kit'
+import { Heartbeat, LINK_PATH, LINK_VERSION, LINK_VERSION_HEADER, RETRY_AFTER_SECONDS, linkCredentialMatches } from '@training-live/service-kit'
 import { TrainingErrors } from '../errors.ts'
 import { LinkEndpoint } from '../link-endpoint.ts'
 
@@ -18,6 +18,10 @@ const badMessage = new TrainingErrors.BadMessage()
 async function link (fastify: FastifyInstance) {
   const c = fastify.config
   const metrics = fastify.trainingMetrics
+  // A gateway that vanished without closing (a cut cable) is found by its missing pong, so its
+  // sessions do not stay held here.
+  const heartbeat = new Heartbeat(c.HEARTBEAT_INTERVAL_MS)
+  fastify.addHook('onClose', async () => heartbeat.stop())
 
   fastify.get(LINK_PATH, {
     websocket: true,
@@ -39,6 +43,7 @@ async function link (fastify: FastifyInstance) {
       onPublish: () => metrics.linkPublishes.inc(),
       onSlowLink: () => metrics.slowLinks.inc()
     })
+    heartbeat.add(socket)
     metrics.links.inc()
     request.log.info({ gateway: request.ip }, 'gateway link opened')
     socket.on('close', (code: number) => {
