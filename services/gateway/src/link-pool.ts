@@ -74,10 +74,6 @@ export class LinkPool {
     for (const link of this.#links.values()) link.stop()
   }
 
-  get openLinks (): number {
-    return this.links.filter(l => l.open).length
-  }
-
   /** Opens a link to each replica found now; a replica no longer found is let go. */
   async refresh (): Promise<void> {
     const wanted = new Map<string, URL>()

@@ -67,10 +67,6 @@ export class Link {
     return this.#open
   }
 
-  get sessions (): number {
-    return this.#sessions.size
-  }
-
   connect (): void {
     if (this.#stopped || this.#socket !== null) return
     const socket = new WebSocket(this.#url, {

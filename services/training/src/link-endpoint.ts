@@ -57,20 +57,16 @@ interface Session {
 class LinkChannel implements Resumable {
   readonly number: number
   readonly name: string
-  readonly tenantId: string
-  readonly jobId: string
   readonly sessions = new Set<Session>()
   readonly joined: Promise<void>
   readonly #endpoint: LinkEndpoint
   #lastId: string | null = null
   #held: Array<{ raw: LiveData, id: string, terminal: boolean }> | null = null
 
-  constructor (endpoint: LinkEndpoint, number: number, name: string, tenantId: string, jobId: string) {
+  constructor (endpoint: LinkEndpoint, number: number, name: string) {
     this.#endpoint = endpoint
     this.number = number
     this.name = name
-    this.tenantId = tenantId
-    this.jobId = jobId
     this.joined = endpoint.core.hub.join(name, this)
   }
 
@@ -182,7 +178,7 @@ export class LinkEndpoint {
     const name = this.core.channel(meta.tenant_id, meta.job_id)
     let channel = this.#channels.get(name)
     if (channel === undefined) {
-      channel = new LinkChannel(this, this.#nextChannel++, name, meta.tenant_id, meta.job_id)
+      channel = new LinkChannel(this, this.#nextChannel++, name)
       this.#channels.set(name, channel)
       this.core.track(channel, meta.tenant_id, meta.job_id, channel.joined)
     }

@@ -9,6 +9,8 @@ import { ConsumerChannel } from '../consumer-channel.ts'
 declare module 'fastify' {
   interface FastifyInstance {
     consumer: EventConsumer
+    /** Whether a new live client would be served now (Redis answers and the consumer has a channel). */
+    acceptsLiveClients: () => boolean
   }
 }
 
@@ -65,6 +67,9 @@ async function amqp (fastify: FastifyInstance) {
   const followRedis = (healthy: boolean) => { void (healthy ? consumer.resume() : consumer.pause()) }
   fastify.redisHealth.on('change', followRedis)
   if (!fastify.redisHealth.healthy) void consumer.pause()
+
+  // New live clients (direct or over a link) are taken only while both Redis and the broker are there.
+  fastify.decorate('acceptsLiveClients', () => fastify.redisHealth.healthy && consumer.attached)
 
   fastify.readiness.add({ name: 'amqp', check: () => consumer.consuming || (consumer.paused && consumer.attached) })
   const statsTimer = setInterval(() => { void stats.read() }, c.QUEUE_STATS_INTERVAL_MS)

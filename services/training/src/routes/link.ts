@@ -34,7 +34,7 @@ async function link (fastify: FastifyInstance) {
       core: fastify.liveCore,
       log: request.log,
       verify: (token, tenantId) => fastify.verifyLiveToken(token, tenantId),
-      unavailable: () => fastify.redisHealth.healthy && fastify.consumer.attached
+      unavailable: () => fastify.acceptsLiveClients()
         ? null
         : { status: 503, retryAfter: RETRY_AFTER_SECONDS.unavailable, code: unavailable.code, message: unavailable.message },
       maxBufferedBytes: c.LINK_MAX_BUFFER_BYTES,

@@ -28,7 +28,7 @@ async function live (fastify: FastifyInstance) {
       await fastify.authenticateLive(request)
       // Upgraded without Redis, a socket would wait in silence for a snapshot; without the broker it
       // would get a snapshot and then nothing. Refused, the client retries (the gateway tries another replica).
-      if (!fastify.redisHealth.healthy || !fastify.consumer.attached) {
+      if (!fastify.acceptsLiveClients()) {
         reply.header('retry-after', String(RETRY_AFTER_SECONDS.unavailable))
         throw new TrainingErrors.Unavailable()
       }
